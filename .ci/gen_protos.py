@@ -27,7 +27,10 @@ OUT_ROOT = ROOT / "gateway" / "_generated"
 
 
 def _check_pins() -> None:
-    for dist, pin in (("grpcio-tools", PINNED_GRPCIO_TOOLS), ("mypy-protobuf", PINNED_MYPY_PROTOBUF)):
+    for dist, pin in (
+        ("grpcio-tools", PINNED_GRPCIO_TOOLS),
+        ("mypy-protobuf", PINNED_MYPY_PROTOBUF),
+    ):
         found = importlib.metadata.version(dist)
         if found != pin:
             sys.exit(f"{dist}=={found} installed; generated code is pinned to {pin}")

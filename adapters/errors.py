@@ -21,3 +21,15 @@ class QueryLimitError(AdapterError):
 
 class SourceFailureError(AdapterError):
     """The agency's own system failed while answering (database down, bad data)."""
+
+
+class MalformedRequestError(AdapterError):
+    """A request to an adapter is not well-formed; ``field`` is the offending field's path."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class MalformedResponseError(AdapterError):
+    """An adapter's response is not well-formed; none of it may be used."""

@@ -14,7 +14,7 @@ import enum
 import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from adapters.errors import AdapterError, QueryLimitError, SourceFailureError, UnknownAttributeError
 
@@ -244,13 +244,26 @@ class Adapter(abc.ABC):
             if column is None or len(column) != rows:
                 raise SourceFailureError(f"{agency}: column {name!r} missing or wrong length")
             kind = description.attribute(name).type
-            for value in column:
-                if value is not None and not value_matches(kind, value):
-                    raise SourceFailureError(f"{agency}: {name!r} holds a non-{kind.value} value")
+            if not _column_matches(kind, column):
+                raise SourceFailureError(f"{agency}: {name!r} holds a non-{kind.value} value")
         if len(result.predicates) != len(query.predicates) or any(
-            len(col) != rows for col in result.predicates
+            len(col) != rows or not _column_matches(AttributeType.BOOL, col)
+            for col in result.predicates
         ):
             raise SourceFailureError(f"{agency}: predicate results do not match the query")
+
+
+def _column_matches(kind: AttributeType, column: Sequence[Value | None]) -> bool:
+    """:func:`value_matches` for every non-None value, in bulk (this is on the hot path)."""
+    present = [v for v in column if v is not None]
+    if kind is AttributeType.STRING_LIST:
+        return all(value_matches(kind, v) for v in present)
+    if not set(map(type, present)) <= {_PYTHON_TYPES[kind]}:
+        return False
+    if kind is AttributeType.INT64 and present:
+        ints = cast("list[int]", present)
+        return min(ints) >= INT64_MIN and max(ints) <= INT64_MAX
+    return True
 
 
 def _assemble(query: FetchQuery, inner: FetchResult, pushed: Sequence[Predicate]) -> FetchResult:

@@ -1,0 +1,197 @@
+"""Expose any :class:`~adapters.sdk.Adapter` as a gRPC ``ConnectorService`` (``grpc.aio``).
+
+Errors become gRPC statuses in one table, :data:`_ERRORS`, applied in one place,
+:func:`_answer`. Each status carries ``google.rpc`` details: an ``ErrorInfo`` (reason,
+domain, agency) always, and a ``BadRequest`` field violation when the offending field is
+known. The codes:
+
+- ``INVALID_ARGUMENT``: a malformed request (bad ``as_of``, unspecified operator, missing
+  operand) or an attribute, operator or operand type the agency does not serve.
+- ``RESOURCE_EXHAUSTED``: a well-formed request larger than the agency accepts (subjects,
+  attributes, predicates); the caller should split it. Kept apart from INVALID_ARGUMENT so
+  the hub can tell "split the batch" from "fix the plan".
+- ``UNAVAILABLE``: the agency's own system failed; the message is fixed, the cause is logged
+  here and never sent.
+- ``INTERNAL``: anything else, with no internal text.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from logging import ERROR, INFO, WARNING
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+from sakha.v1 import connector_pb2, connector_pb2_grpc
+from sakha.v1.connector_pb2 import DescribeRequest as PB2DescribeRequest
+from sakha.v1.connector_pb2 import DescribeResponse as PB2DescribeResponse
+from sakha.v1.connector_pb2 import FetchRequest as PB2FetchRequest
+from sakha.v1.connector_pb2 import FetchResponse as PB2FetchResponse
+
+from adapters import codec
+from adapters.errors import (
+    AdapterError,
+    MalformedRequestError,
+    QueryLimitError,
+    SourceFailureError,
+    UnknownAttributeError,
+)
+from adapters.sdk import Adapter
+
+_LOG = logging.getLogger(__name__)
+
+SERVICE_NAME: str = connector_pb2.DESCRIPTOR.services_by_name["ConnectorService"].full_name
+"""The full name of the connector service, as health checks and reflection know it."""
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+"""Largest request or response: millions of subject IDs, far above any adapter's limits."""
+
+ERROR_DOMAIN = "connector.sakha"
+"""``ErrorInfo.domain`` of every error an adapter server reports."""
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class _ErrorMapping:
+    code: int  # a google.rpc.Code
+    reason: str  # ErrorInfo.reason
+    log_level: int
+    # None: the exception's own message is safe to send (it only describes the request).
+    fixed_message: str | None = None
+
+
+_ERRORS: Sequence[tuple[type[AdapterError], _ErrorMapping]] = (
+    (MalformedRequestError, _ErrorMapping(code_pb2.INVALID_ARGUMENT, "MALFORMED_REQUEST", INFO)),
+    (UnknownAttributeError, _ErrorMapping(code_pb2.INVALID_ARGUMENT, "UNKNOWN_ATTRIBUTE", INFO)),
+    (QueryLimitError, _ErrorMapping(code_pb2.RESOURCE_EXHAUSTED, "QUERY_LIMIT", INFO)),
+    (
+        SourceFailureError,
+        _ErrorMapping(
+            code_pb2.UNAVAILABLE, "SOURCE_FAILURE", WARNING, "the agency's system failed"
+        ),
+    ),
+)
+_INTERNAL = _ErrorMapping(code_pb2.INTERNAL, "INTERNAL", ERROR, "internal error")
+
+
+def _mapping(exc: Exception) -> _ErrorMapping:
+    return next((m for kind, m in _ERRORS if isinstance(exc, kind)), _INTERNAL)
+
+
+def error_status(exc: Exception, agency_id: str) -> status_pb2.Status:
+    """The ``google.rpc.Status`` (with details) that reports ``exc`` to the caller."""
+    mapping = _mapping(exc)
+    message = str(exc) if mapping.fixed_message is None else mapping.fixed_message
+    info = error_details_pb2.ErrorInfo(
+        reason=mapping.reason, domain=ERROR_DOMAIN, metadata={"agency_id": agency_id}
+    )
+    status = status_pb2.Status(code=mapping.code, message=message)
+    status.details.add().Pack(info)
+    if isinstance(exc, MalformedRequestError):
+        violation = error_details_pb2.BadRequest.FieldViolation(
+            field=exc.field, description=message
+        )
+        status.details.add().Pack(error_details_pb2.BadRequest(field_violations=[violation]))
+    return status
+
+
+class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
+    """Answers ``Describe`` and ``Fetch`` from one adapter."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        """Serve ``adapter``."""
+        self._adapter = adapter
+        self._agency_id = adapter.describe().agency_id
+
+    async def Describe(  # noqa: N802 - method name fixed by the gRPC service
+        self,
+        request: PB2DescribeRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> PB2DescribeResponse:
+        """Return the agency's description."""
+        del request
+        return await self._answer(context, self._describe())
+
+    async def Fetch(  # noqa: N802 - method name fixed by the gRPC service
+        self,
+        request: PB2FetchRequest,
+        context: grpc.aio.ServicerContext[Any, Any],
+    ) -> PB2FetchResponse:
+        """Answer many subjects x attributes and predicates in one call."""
+        return await self._answer(context, self._fetch(request))
+
+    async def _describe(self) -> PB2DescribeResponse:
+        return codec.encode_description(self._adapter.describe())
+
+    async def _fetch(self, request: PB2FetchRequest) -> PB2FetchResponse:
+        query = codec.decode_query(request)
+        result = await self._adapter.fetch(query)
+        return codec.encode_result(result, query, self._adapter.describe())
+
+    async def _answer(self, context: grpc.aio.ServicerContext[Any, Any], work: Awaitable[_T]) -> _T:
+        """Run ``work``; report any failure through :data:`_ERRORS`, the one mapping."""
+        try:
+            return await work
+        except Exception as exc:  # every failure becomes an error status, never a success
+            mapping = _mapping(exc)
+            trace = exc if mapping.log_level >= WARNING else None  # a bad request needs none
+            _LOG.log(mapping.log_level, "%s: %s", mapping.reason, exc, exc_info=trace)
+            await _abort(context, error_status(exc, self._agency_id))
+
+
+async def _abort(
+    context: grpc.aio.ServicerContext[Any, Any], status: status_pb2.Status
+) -> NoReturn:
+    grpc_status = rpc_status.to_status(status)
+    await context.abort(grpc_status.code, grpc_status.details, grpc_status.trailing_metadata)
+
+
+async def create_adapter_server(
+    adapter: Adapter,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    server_credentials: grpc.ServerCredentials | None = None,
+    interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+) -> tuple[grpc.aio.Server, int]:
+    """Build and start a server for ``adapter``, with health (SERVING) and reflection.
+
+    Args:
+        adapter: the agency's adapter.
+        host: address to bind; ``127.0.0.1`` by default (IPv6 literals need no brackets).
+        port: port to bind; 0 picks a free one.
+        server_credentials: TLS (mutual, in production) credentials; insecure when None.
+        interceptors: server interceptors (authentication, tracing), outermost first.
+
+    Returns:
+        The started server and the port it is bound to. Stop it with ``await server.stop(g)``.
+    """
+    server = grpc.aio.server(
+        interceptors=interceptors,
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    connector_pb2_grpc.add_ConnectorServiceServicer_to_server(ConnectorServicer(adapter), server)
+    health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # not in stubs
+    for service in ("", SERVICE_NAME):
+        await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    address = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+    if server_credentials is None:
+        bound = server.add_insecure_port(address)
+    else:
+        bound = server.add_secure_port(address, server_credentials)
+    await server.start()
+    return server, bound

@@ -1,0 +1,1 @@
+"""The 30 simulated agencies: a deterministic synthetic population and its agency configs."""

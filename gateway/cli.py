@@ -1,0 +1,363 @@
+"""``sakha``: the one command line for the demo, the hub, adapters, checks and programs."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import TextIO, TypeVar
+
+import click
+import grpc
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
+
+from gateway import environment, render
+from gateway.config import ConfigError, load_hub_config
+from gateway.demo import DemoOptions, default_data_dir, run_demo
+from gateway.programs.loader import load_programs
+from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
+
+_LANG = click.Choice(render.LANGUAGES)
+_T = TypeVar("_T")
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """Sakha: eligibility checks answered by asking the agencies that hold the facts."""
+    level = os.environ.get(environment.SAKHA_LOG_LEVEL, "WARNING")
+    if verbose:
+        level = "DEBUG" if verbose > 1 else "INFO"
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command()
+@click.option("--port", default=50051, show_default=True, help="Hub port on 127.0.0.1.")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the population lives [default: $XDG_DATA_HOME/sakha/demo].",
+)
+@click.option("--households", default=10_000, show_default=True)
+@click.option("--seed", default=20261121, show_default=True)
+def demo(port: int, data_dir: Path | None, households: int, seed: int) -> None:
+    """Generate the population (first run), start the 30 agencies and the hub."""
+    options = DemoOptions(port, (data_dir or default_data_dir()).resolve(), households, seed)
+    asyncio.run(run_demo(options, Console(soft_wrap=True, highlight=False)))
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+def serve(config_path: Path) -> None:
+    """Run the hub from a config file (agencies' addresses, limits, programs)."""
+    from gateway.hub import start_hub  # noqa: PLC0415 - keeps client commands light
+
+    try:
+        config = load_hub_config(config_path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    async def run() -> None:
+        hub = await start_hub(config)
+        click.echo(f"hub listening on port {hub.port}")
+        try:
+            await _until_signalled()
+        finally:
+            await hub.stop(config.grace_s)
+
+    asyncio.run(run())
+
+
+@main.group()
+def adapter() -> None:
+    """Run an agency adapter."""
+
+
+@adapter.command("serve")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option("--listen", default="127.0.0.1:0", show_default=True)
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Placeholder value for the config, e.g. data_dir=/srv/agency.",
+)
+def adapter_serve(config_path: Path, listen: str, variables: tuple[str, ...]) -> None:
+    """Serve one agency's data as a ConnectorService."""
+    from adapters.config import load_adapter_config  # noqa: PLC0415
+    from adapters.errors import AdapterConfigError  # noqa: PLC0415
+    from adapters.server import create_adapter_server  # noqa: PLC0415
+
+    pairs = dict(v.split("=", 1) for v in variables if "=" in v)
+    host, _, port = listen.rpartition(":")
+    try:
+        loaded = load_adapter_config(config_path, variables=pairs)
+    except AdapterConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    async def run() -> None:
+        server, bound = await create_adapter_server(loaded, host or "127.0.0.1", int(port))
+        click.echo(f"{loaded.describe().agency_id} serving on {host}:{bound}")
+        try:
+            await _until_signalled()
+        finally:
+            await server.stop(2.0)
+            await loaded.close()
+
+    asyncio.run(run())
+
+
+@main.command()
+@click.option("--server", required=True, help="Hub address, host:port.")
+@click.option("--program", required=True)
+@click.option("--subject", required=True, help="The subject's 10-digit national ID.")
+@click.option("--purpose", required=True)
+@click.option("--request-id", default="", help="Your id for this check (default: generated).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--lang", type=_LANG, default="en", show_default=True)
+@click.option("--timeout", default=10.0, show_default=True, help="Deadline in seconds.")
+def check(
+    server: str,
+    program: str,
+    subject: str,
+    purpose: str,
+    request_id: str,
+    as_json: bool,
+    lang: str,
+    timeout: float,
+) -> None:
+    """Ask the hub whether one subject is eligible for a program."""
+    request = eligibility_pb2.CheckRequest(
+        national_id=subject, program_id=program, purpose=purpose, request_id=request_id
+    )
+
+    async def run() -> eligibility_pb2.CheckResult:
+        async with grpc.aio.insecure_channel(server) as channel:
+            stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
+            return await stub.Check(request, timeout=timeout)
+
+    result = _call(lambda: asyncio.run(run()))
+    if as_json:
+        click.echo(render.as_json(result))
+    else:
+        render.show_result(Console(), result, lang)
+
+
+@main.command("check-batch")
+@click.option("--server", required=True, help="Hub address, host:port.")
+@click.option("--program", required=True)
+@click.option("--purpose", required=True)
+@click.option(
+    "--in",
+    "in_path",
+    required=True,
+    type=click.File("r", encoding="utf-8"),
+    help="CSV with a national_id column (and optionally request_id).",
+)
+@click.option("--out", "out_path", required=True, type=click.File("w", encoding="utf-8"))
+@click.option("--lang", type=_LANG, default="en", show_default=True)
+@click.option("--timeout", default=3600.0, show_default=True, help="Deadline in seconds.")
+def check_batch(
+    server: str,
+    program: str,
+    purpose: str,
+    in_path: TextIO,
+    out_path: TextIO,
+    lang: str,
+    timeout: float,
+) -> None:
+    """Re-assess a caseload with CheckBatch: CSV in, one CSV row per subject out."""
+    rows = list(_read_subjects(in_path))
+    if not rows:
+        raise click.ClickException("the input CSV holds no subjects")
+    writer = csv.writer(out_path)
+    writer.writerow(
+        [
+            "request_id",
+            "national_id",
+            "decision",
+            "reason_codes",
+            "failed_rules",
+            "reasons",
+            "error",
+        ]
+    )
+
+    async def requests() -> AsyncIterator[eligibility_pb2.CheckRequest]:
+        for national_id, request_id in rows:
+            yield eligibility_pb2.CheckRequest(
+                national_id=national_id,
+                program_id=program,
+                purpose=purpose,
+                request_id=request_id,
+            )
+
+    async def run(progress: Progress) -> dict[str, int]:
+        task = progress.add_task("checking", total=len(rows))
+        counts: dict[str, int] = {}
+        options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
+        async with grpc.aio.insecure_channel(server, options=options) as channel:
+            stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
+            index = 0
+            async for result in stub.CheckBatch(requests(), timeout=timeout):
+                national_id = rows[index][0]
+                index += 1
+                decision = render.decision_name(result.decision)
+                if result.HasField("error"):
+                    decision = "ERROR"
+                counts[decision] = counts.get(decision, 0) + 1
+                writer.writerow(_result_row(national_id, result, decision, lang))
+                progress.advance(task)
+        return counts
+
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        counts = _call(lambda: asyncio.run(run(progress)))
+    summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
+    console.print(f"{len(rows)} subjects → {out_path.name}  ({summary})")
+
+
+def _result_row(
+    national_id: str, result: eligibility_pb2.CheckResult, decision: str, lang: str
+) -> list[str]:
+    failed = [r for r in result.rules if r.outcome != eligibility_pb2.RULE_OUTCOME_PASS]
+    return [
+        result.request_id,
+        national_id,
+        decision,
+        " ".join(result.reason_codes),
+        " ".join(r.rule_id for r in failed),
+        " | ".join(render.text(r.reason, lang) for r in failed),
+        result.error.message if result.HasField("error") else "",
+    ]
+
+
+def _read_subjects(handle: TextIO) -> Iterator[tuple[str, str]]:
+    reader = csv.DictReader(handle)
+    if reader.fieldnames is None or "national_id" not in reader.fieldnames:
+        raise click.ClickException("the input CSV needs a national_id column")
+    for row in reader:
+        yield row["national_id"], row.get("request_id") or ""
+
+
+@main.group()
+def programs() -> None:
+    """List, show and test program files."""
+
+
+_PROGRAMS_DIR = click.option(
+    "--programs-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Program files [default: the built-in programs].",
+)
+
+
+@programs.command("list")
+@_PROGRAMS_DIR
+@click.option("--lang", type=_LANG, default="en", show_default=True)
+def programs_list(programs_dir: Path | None, lang: str) -> None:
+    """The programs, with their purposes."""
+    registry = load_programs(programs_dir or BUILTIN_PROGRAMS_DIR)
+    table = Table("id", "version", "title", "unit", "need", "purposes", show_edge=False)
+    for program in registry.all():
+        title = program.title.fa if lang == "fa" else program.title.en
+        table.add_row(
+            program.id,
+            program.version,
+            title,
+            program.unit.value,
+            program.need_category.value,
+            ", ".join(program.purposes),
+        )
+    Console().print(table)
+
+
+@programs.command("show")
+@click.argument("program_id")
+@_PROGRAMS_DIR
+def programs_show(program_id: str, programs_dir: Path | None) -> None:
+    """Print a program file."""
+    registry = load_programs(programs_dir or BUILTIN_PROGRAMS_DIR)
+    click.echo(registry.get(program_id).source_path.read_text(encoding="utf-8"))
+
+
+@programs.command("test")
+@_PROGRAMS_DIR
+def programs_test(programs_dir: Path | None) -> None:
+    """Run every program's in-file test cases against the simulated agencies' catalogue."""
+    from gateway.programs.testing import run_program_tests, simulated_catalogue  # noqa: PLC0415
+
+    registry = load_programs(programs_dir or BUILTIN_PROGRAMS_DIR)
+    catalogue = simulated_catalogue()
+    failures = 0
+    for program in registry.all():
+        for case in run_program_tests(program, catalogue):
+            mark = "ok  " if case.passed else "FAIL"
+            failures += not case.passed
+            click.echo(
+                f"{mark} {program.id}: {case.name}" + ("" if case.passed else f" — {case.message}")
+            )
+    if failures:
+        raise click.ClickException(f"{failures} program test case(s) failed")
+
+
+async def _until_signalled() -> None:
+    import signal  # noqa: PLC0415
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+
+
+def _call(run: Callable[[], _T]) -> _T:
+    try:
+        return run()
+    except grpc.aio.AioRpcError as exc:
+        raise click.ClickException(_describe_rpc_error(exc)) from exc
+    except grpc.RpcError as exc:  # pragma: no cover - sync errors look the same
+        raise click.ClickException(str(exc)) from exc
+
+
+def _describe_rpc_error(exc: grpc.aio.AioRpcError) -> str:
+    from google.rpc import error_details_pb2  # noqa: PLC0415
+    from grpc_status import rpc_status  # noqa: PLC0415
+
+    lines = [f"{exc.code().name}: {exc.details()}"]
+    status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+    for detail in status.details if status is not None else []:
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad):
+            lines += [f"  {v.field}: {v.description} [{v.reason}]" for v in bad.field_violations]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""Coalescing concurrent single checks into shared per-agency batches.
+
+Each gRPC call to an agency costs about as much CPU as a hundred rows in it, so concurrent
+``Check`` calls for the same program and purpose wait a short bounded window and are decided
+together: one Fetch per agency for the whole group instead of one per check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+_K = TypeVar("_K", bound=Hashable)
+_I = TypeVar("_I")
+_R = TypeVar("_R")
+
+
+@dataclass
+class _Pending(Generic[_I, _R]):
+    items: list[_I] = field(default_factory=list)
+    futures: list[asyncio.Future[_R]] = field(default_factory=list)
+    timer: asyncio.TimerHandle | None = None
+
+
+class Coalescer(Generic[_K, _I, _R]):
+    """Groups items submitted under the same key within ``window_s`` into one ``run`` call.
+
+    ``run(key, items)`` must return one result per item, in order. A group is sent when it
+    reaches ``max_items`` or when its window closes, whichever comes first. If ``run`` raises,
+    every caller of that group gets the exception.
+    """
+
+    def __init__(
+        self,
+        run: Callable[[_K, Sequence[_I]], Awaitable[Sequence[_R]]],
+        *,
+        window_s: float,
+        max_items: int,
+    ) -> None:
+        self._run = run
+        self._window_s = window_s
+        self._max_items = max_items
+        self._pending: dict[_K, _Pending[_I, _R]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def submit(self, key: _K, item: _I) -> _R:
+        """Queue ``item`` under ``key`` and wait for its result."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_R] = loop.create_future()
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = _Pending()
+            if self._window_s > 0:
+                pending.timer = loop.call_later(self._window_s, self._flush, key)
+        pending.items.append(item)
+        pending.futures.append(future)
+        if len(pending.items) >= self._max_items or self._window_s == 0:
+            self._flush(key)
+        return await future
+
+    def _flush(self, key: _K) -> None:
+        pending = self._pending.pop(key, None)
+        if pending is None:
+            return
+        if pending.timer is not None:
+            pending.timer.cancel()
+        task = asyncio.get_running_loop().create_task(self._deliver(key, pending))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, key: _K, pending: _Pending[_I, _R]) -> None:
+        try:
+            results = await self._run(key, pending.items)
+        except Exception as exc:
+            for future in pending.futures:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for future, result in zip(pending.futures, results, strict=True):
+            if not future.done():
+                future.set_result(result)
+
+    async def drain(self) -> None:
+        """Send every open group now and wait until all are delivered (for shutdown)."""
+        for key in list(self._pending):
+            self._flush(key)
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,157 @@
+"""The hub's configuration: one frozen dataclass with its limits written out.
+
+Loaded from one YAML file plus the ``SAKHA_*`` variables of :mod:`gateway.environment`,
+then passed explicitly; nothing reads the environment after start-up.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway import environment
+
+
+class ConfigError(Exception):
+    """The hub's configuration is invalid; raised at start-up."""
+
+
+@dataclass(frozen=True)
+class AgencyEndpoint:
+    """Where the hub reaches one agency's ConnectorService."""
+
+    agency_id: str
+    target: str
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    """Everything the hub needs to run, with explicit bounds.
+
+    Attributes:
+        listen: ``host:port`` for the EligibilityService (port 0 picks a free one).
+        agencies: the agencies' endpoints.
+        programs_dir: program files; None means the built-in programs.
+        agency_timeout_ms: upper bound on one Fetch to one agency.
+        default_deadline_ms: deadline applied when a caller sends none.
+        max_deadline_ms: a caller's longer deadline is capped to this for unary checks.
+        max_batch_items: most requests one CheckBatch stream may carry.
+        fetch_chunk_subjects: most subjects in one Fetch to one agency.
+        batch_chunk_items: CheckBatch requests decided together as one unit of work.
+        batch_chunks_in_flight: chunks of a CheckBatch stream processed concurrently.
+        max_fetches_per_agency: concurrent Fetch calls to one agency, so one slow agency
+            cannot exhaust the hub.
+        coalesce_window_ms: how long a single check waits for others to share batches.
+        coalesce_max_items: a coalesced batch is sent as soon as it holds this many.
+        max_message_bytes: largest gRPC message accepted from a client.
+        agency_max_message_bytes: largest gRPC message accepted from an agency.
+        grace_s: how long shutdown waits for in-flight checks.
+    """
+
+    listen: str = "127.0.0.1:50051"
+    agencies: tuple[AgencyEndpoint, ...] = ()
+    programs_dir: Path | None = None
+    agency_timeout_ms: int = 3000
+    default_deadline_ms: int = 10_000
+    max_deadline_ms: int = 60_000
+    max_batch_items: int = 2_000_000
+    fetch_chunk_subjects: int = 1000
+    batch_chunk_items: int = 500
+    batch_chunks_in_flight: int = 4
+    max_fetches_per_agency: int = 16
+    coalesce_window_ms: float = 2.0
+    coalesce_max_items: int = 256
+    max_message_bytes: int = 4 * 1024 * 1024
+    agency_max_message_bytes: int = 64 * 1024 * 1024
+    grace_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        positive = (
+            "agency_timeout_ms",
+            "default_deadline_ms",
+            "max_deadline_ms",
+            "max_batch_items",
+            "fetch_chunk_subjects",
+            "batch_chunk_items",
+            "batch_chunks_in_flight",
+            "max_fetches_per_agency",
+            "coalesce_max_items",
+            "max_message_bytes",
+            "agency_max_message_bytes",
+        )
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+        if self.coalesce_window_ms < 0:
+            raise ConfigError("coalesce_window_ms must not be negative")
+        ids = [a.agency_id for a in self.agencies]
+        if len(ids) != len(set(ids)):
+            raise ConfigError("an agency is listed twice")
+
+
+_INT_ENV = {
+    environment.SAKHA_AGENCY_TIMEOUT_MS: "agency_timeout_ms",
+}
+_FLOAT_ENV = {environment.SAKHA_COALESCE_WINDOW_MS: "coalesce_window_ms"}
+
+
+def load_hub_config(path: Path | None, env: Mapping[str, str] | None = None) -> HubConfig:
+    """Read ``path`` (YAML; optional) and apply ``SAKHA_*`` overrides from ``env``."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        raw = loaded
+    known = {f.name for f in dataclasses.fields(HubConfig)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
+    values: dict[str, Any] = {**raw, **_from_environment(os.environ if env is None else env)}
+    agencies = values.pop("agencies", []) or []
+    if not isinstance(agencies, list):
+        raise ConfigError("agencies must be a list of {agency_id, target}")
+    try:
+        endpoints = tuple(AgencyEndpoint(str(a["agency_id"]), str(a["target"])) for a in agencies)
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"agencies: each entry needs agency_id and target ({exc})") from exc
+    if values.get("programs_dir") is not None:
+        programs = Path(values["programs_dir"])
+        if path is not None and not programs.is_absolute():
+            programs = path.parent / programs
+        values["programs_dir"] = programs
+    try:
+        return HubConfig(agencies=endpoints, **values)
+    except TypeError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if environment.SAKHA_LISTEN in env:
+        values["listen"] = env[environment.SAKHA_LISTEN]
+    if environment.SAKHA_PROGRAMS_DIR in env:
+        values["programs_dir"] = env[environment.SAKHA_PROGRAMS_DIR]
+    for var, key in _INT_ENV.items():
+        if var in env:
+            values[key] = _number(var, env[var], int)
+    for var, key in _FLOAT_ENV.items():
+        if var in env:
+            values[key] = _number(var, env[var], float)
+    return values
+
+
+def _number(var: str, text: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        return kind(text)
+    except ValueError as exc:
+        raise ConfigError(f"{var}={text!r} is not a number") from exc

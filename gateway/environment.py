@@ -1,0 +1,29 @@
+"""Every environment variable the hub reads, one documented constant each.
+
+A variable overrides the matching key of the config file (see :mod:`gateway.config`).
+"""
+
+from __future__ import annotations
+
+SAKHA_LISTEN = "SAKHA_LISTEN"
+"""Address the hub listens on, ``host:port`` (config key ``listen``)."""
+
+SAKHA_PROGRAMS_DIR = "SAKHA_PROGRAMS_DIR"
+"""Folder of program YAML files (config key ``programs_dir``); default: the built-in ones."""
+
+SAKHA_AGENCY_TIMEOUT_MS = "SAKHA_AGENCY_TIMEOUT_MS"
+"""Per-agency timeout of one Fetch, in milliseconds (config key ``agency_timeout_ms``)."""
+
+SAKHA_COALESCE_WINDOW_MS = "SAKHA_COALESCE_WINDOW_MS"
+"""How long concurrent single checks wait to share agency batches (``coalesce_window_ms``)."""
+
+SAKHA_LOG_LEVEL = "SAKHA_LOG_LEVEL"
+"""Python logging level name for the CLI (default WARNING)."""
+
+ALL = (
+    SAKHA_LISTEN,
+    SAKHA_PROGRAMS_DIR,
+    SAKHA_AGENCY_TIMEOUT_MS,
+    SAKHA_COALESCE_WINDOW_MS,
+    SAKHA_LOG_LEVEL,
+)

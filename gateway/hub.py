@@ -1,0 +1,105 @@
+"""The composition root: builds the hub from its config and returns the running server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
+
+from adapters.client import ConnectorClient
+from gateway.checking import Checker
+from gateway.config import HubConfig
+from gateway.engine.catalogue import Catalogue
+from gateway.errors import HubUnavailableError
+from gateway.fanout import Agency, AgencyDirectory
+from gateway.programs.loader import ProgramRegistry, load_programs
+from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
+from gateway.service import EligibilityServicer
+
+_log = logging.getLogger(__name__)
+SERVICE_NAME = eligibility_pb2.DESCRIPTOR.services_by_name["EligibilityService"].full_name
+
+
+@dataclass
+class Hub:
+    """A running hub: its server, bound port and the parts tests may inspect."""
+
+    server: grpc.aio.Server
+    port: int
+    servicer: EligibilityServicer
+    registry: ProgramRegistry
+    channels: list[grpc.aio.Channel]
+    health: Any  # grpc_health.v1.health.aio.HealthServicer (untyped in grpc-stubs)
+
+    async def stop(self, grace_s: float | None = 5.0) -> None:
+        """Stop taking calls, finish in-flight checks, then close agency channels."""
+        await self.health.enter_graceful_shutdown()
+        await self.servicer.drain()
+        await self.server.stop(grace_s)
+        for channel in self.channels:
+            await channel.close(None)
+
+
+async def connect_agencies(config: HubConfig) -> tuple[AgencyDirectory, list[grpc.aio.Channel]]:
+    """Open a channel to every agency and read its self-description."""
+    options = [
+        ("grpc.max_receive_message_length", config.agency_max_message_bytes),
+        ("grpc.max_send_message_length", config.agency_max_message_bytes),
+    ]
+    channels = [grpc.aio.insecure_channel(a.target, options=options) for a in config.agencies]
+    clients = [ConnectorClient(channel) for channel in channels]
+    try:
+        descriptions = await asyncio.gather(
+            *(c.describe(timeout=config.agency_timeout_ms / 1000) for c in clients)
+        )
+    except grpc.aio.AioRpcError as exc:
+        for channel in channels:
+            await channel.close(None)
+        raise HubUnavailableError(f"an agency did not describe itself: {exc.details()}") from exc
+    agencies: dict[str, Agency] = {}
+    for endpoint, client, description in zip(config.agencies, clients, descriptions, strict=True):
+        if description.agency_id != endpoint.agency_id:
+            raise HubUnavailableError(
+                f"{endpoint.target} says it is {description.agency_id!r}, "
+                f"configured as {endpoint.agency_id!r}"
+            )
+        agencies[endpoint.agency_id] = Agency(
+            description, client, asyncio.Semaphore(config.max_fetches_per_agency)
+        )
+    return AgencyDirectory(agencies), channels
+
+
+async def start_hub(config: HubConfig) -> Hub:
+    """Load programs, connect the agencies, check programs against them and serve."""
+    registry = load_programs(config.programs_dir or BUILTIN_PROGRAMS_DIR)
+    directory, channels = await connect_agencies(config)
+    catalogue = Catalogue.from_descriptions(directory.descriptions())
+    for program in registry.all():
+        catalogue.validate(program)
+    servicer = EligibilityServicer(registry, Checker(directory, catalogue, config), config)
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", config.max_message_bytes),
+            ("grpc.max_send_message_length", config.agency_max_message_bytes),
+        ]
+    )
+    eligibility_pb2_grpc.add_EligibilityServiceServicer_to_server(servicer, server)
+    health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(config.listen)
+    if port == 0:
+        raise HubUnavailableError(f"cannot listen on {config.listen}")
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    _log.info("hub serving on port %d with %d agencies", port, len(channels))
+    return Hub(server, port, servicer, registry, channels, health_servicer)

@@ -1,0 +1,176 @@
+"""EligibilityService: the hub's gRPC face for relief-agency systems."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
+
+from gateway import codec
+from gateway.checking import Checker, CheckOutcome
+from gateway.coalescer import Coalescer
+from gateway.config import HubConfig
+from gateway.errors import DeadlineTooShortError, LimitExceededError
+from gateway.programs.loader import ProgramRegistry
+from gateway.status import grpc_errors, grpc_stream_errors, status_for
+from gateway.validation import ValidCheck, validate_check
+
+_log = logging.getLogger(__name__)
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+@dataclass(frozen=True)
+class _Key:
+    program_id: str
+    purpose: str
+
+
+class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
+    """Validates, coalesces and decides checks; maps every error through gateway.status."""
+
+    def __init__(self, registry: ProgramRegistry, checker: Checker, config: HubConfig) -> None:
+        self._registry = registry
+        self._checker = checker
+        self._config = config
+        self._coalescer: Coalescer[_Key, ValidCheck, CheckOutcome] = Coalescer(
+            self._decide_group,
+            window_s=config.coalesce_window_ms / 1000,
+            max_items=config.coalesce_max_items,
+        )
+
+    async def _decide_group(
+        self, key: _Key, checks: Sequence[ValidCheck]
+    ) -> Sequence[CheckOutcome]:
+        program = self._registry.get(key.program_id)
+        return await self._checker.check_many(
+            program,
+            [c.subject for c in checks],
+            purpose=key.purpose,
+            request_id=checks[0].request_id,
+        )
+
+    def _validate(self, request: eligibility_pb2.CheckRequest) -> ValidCheck:
+        return validate_check(
+            self._registry,
+            national_id=request.national_id,
+            program_id=request.program_id,
+            purpose=request.purpose,
+            request_id=request.request_id,
+        )
+
+    @grpc_errors
+    async def Check(  # noqa: N802 - gRPC method name
+        self, request: eligibility_pb2.CheckRequest, context: Context
+    ) -> eligibility_pb2.CheckResult:
+        """Decide one subject; concurrent checks share agency batches."""
+        check = self._validate(request)
+        remaining = context.time_remaining()
+        if remaining is not None and remaining < 0.005:
+            raise DeadlineTooShortError("the deadline leaves no time to ask the agencies")
+        outcome = await self._coalescer.submit(_Key(check.program.id, check.purpose), check)
+        return codec.check_result(check.request_id, outcome)
+
+    @grpc_stream_errors
+    async def CheckBatch(  # noqa: N802 - gRPC method name
+        self,
+        request_iterator: AsyncIterator[eligibility_pb2.CheckRequest],
+        context: Context,
+    ) -> AsyncIterator[eligibility_pb2.CheckResult]:
+        """Decide a stream of checks chunk by chunk; results come back in request order."""
+        limit = self._config.max_batch_items
+        chunk_size = self._config.batch_chunk_items
+        in_flight: asyncio.Queue[asyncio.Task[list[eligibility_pb2.CheckResult]] | None] = (
+            asyncio.Queue(maxsize=self._config.batch_chunks_in_flight)
+        )
+        count = 0
+
+        async def produce() -> None:
+            nonlocal count
+            chunk: list[eligibility_pb2.CheckRequest] = []
+            try:
+                async for request in request_iterator:
+                    count += 1
+                    if count > limit:
+                        raise LimitExceededError(
+                            "requests", f"a CheckBatch stream carries at most {limit} requests"
+                        )
+                    chunk.append(request)
+                    if len(chunk) >= chunk_size:
+                        await in_flight.put(asyncio.create_task(self._decide_chunk(chunk)))
+                        chunk = []
+                if chunk:
+                    await in_flight.put(asyncio.create_task(self._decide_chunk(chunk)))
+            finally:
+                await in_flight.put(None)
+
+        producer = asyncio.create_task(produce())
+        try:
+            while (task := await in_flight.get()) is not None:
+                for result in await task:
+                    yield result
+            await producer  # re-raises a limit error after the results already decided
+        finally:
+            producer.cancel()
+            while not in_flight.empty():
+                pending = in_flight.get_nowait()
+                if pending is not None:
+                    pending.cancel()
+        if count == 0:
+            raise LimitExceededError("requests", "a CheckBatch stream needs at least one request")
+
+    async def _decide_chunk(
+        self, requests: list[eligibility_pb2.CheckRequest]
+    ) -> list[eligibility_pb2.CheckResult]:
+        results: list[eligibility_pb2.CheckResult | None] = [None] * len(requests)
+        groups: dict[_Key, list[tuple[int, ValidCheck]]] = {}
+        for index, request in enumerate(requests):
+            try:
+                check = self._validate(request)
+            except Exception as exc:
+                results[index] = eligibility_pb2.CheckResult(
+                    request_id=request.request_id, error=status_for(exc)
+                )
+                continue
+            groups.setdefault(_Key(check.program.id, check.purpose), []).append((index, check))
+        decided = await asyncio.gather(
+            *(
+                self._checker.check_many(
+                    items[0][1].program,
+                    [c.subject for _, c in items],
+                    purpose=key.purpose,
+                    request_id=items[0][1].request_id,
+                )
+                for key, items in groups.items()
+            )
+        )
+        for items, outcomes in zip(groups.values(), decided, strict=True):
+            for (index, check), outcome in zip(items, outcomes, strict=True):
+                results[index] = codec.check_result(check.request_id, outcome)
+        return [r for r in results if r is not None]
+
+    @grpc_errors
+    async def ListPrograms(  # noqa: N802 - gRPC method name
+        self, request: eligibility_pb2.ListProgramsRequest, context: Context
+    ) -> eligibility_pb2.ListProgramsResponse:
+        """Every program the hub serves."""
+        return eligibility_pb2.ListProgramsResponse(
+            programs=[codec.program_summary(p) for p in self._registry.all()]
+        )
+
+    @grpc_errors
+    async def DescribeProgram(  # noqa: N802 - gRPC method name
+        self, request: eligibility_pb2.DescribeProgramRequest, context: Context
+    ) -> eligibility_pb2.ProgramDescription:
+        """One program's rules, parameters in force today and the attributes it reads."""
+        program = self._registry.get(request.program_id)
+        the_plan = self._checker.plan_for(program, self._checker.today())
+        return codec.program_description(the_plan)
+
+    async def drain(self) -> None:
+        """Decide every coalesced check still waiting (graceful shutdown)."""
+        await self._coalescer.drain()

@@ -1,0 +1,136 @@
+"""The one table from domain exceptions to gRPC status codes with google.rpc details.
+
+Servicer methods are wrapped by :func:`grpc_errors`; anything not in the table becomes
+INTERNAL with no internal text leaked (the exception is logged instead).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from gateway.errors import (
+    DeadlineTooShortError,
+    GatewayError,
+    HubUnavailableError,
+    InvalidRequestError,
+    LimitExceededError,
+)
+from gateway.programs.errors import ProgramError, UnknownProgramError
+
+_log = logging.getLogger(__name__)
+ERROR_DOMAIN = "sakha.gateway"
+
+_T = TypeVar("_T")
+
+
+def _bad_request(exc: Exception) -> list[Any]:
+    violations = (
+        exc.violations
+        if isinstance(exc, InvalidRequestError)
+        else (exc.violation,)
+        if isinstance(exc, LimitExceededError)
+        else ()
+    )
+    detail = error_details_pb2.BadRequest(
+        field_violations=[
+            error_details_pb2.BadRequest.FieldViolation(
+                field=v.field, description=v.description, reason=v.reason
+            )
+            for v in violations
+        ]
+    )
+    return [detail]
+
+
+def _error_info(reason: str) -> Callable[[Exception], list[Any]]:
+    def build(exc: Exception) -> list[Any]:
+        del exc
+        return [error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN)]
+
+    return build
+
+
+def _resource_info(exc: Exception) -> list[Any]:
+    name = exc.program_id if isinstance(exc, UnknownProgramError) else ""
+    return [
+        error_details_pb2.ResourceInfo(
+            resource_type="program", resource_name=name, description=str(exc)
+        ),
+        error_details_pb2.ErrorInfo(reason="UNKNOWN_PROGRAM", domain=ERROR_DOMAIN),
+    ]
+
+
+# Order matters: the first matching class wins, so subclasses come before their roots.
+STATUS_TABLE: tuple[tuple[type[Exception], int, Callable[[Exception], list[Any]]], ...] = (
+    (InvalidRequestError, code_pb2.INVALID_ARGUMENT, _bad_request),
+    (LimitExceededError, code_pb2.INVALID_ARGUMENT, _bad_request),
+    (UnknownProgramError, code_pb2.NOT_FOUND, _resource_info),
+    (DeadlineTooShortError, code_pb2.DEADLINE_EXCEEDED, _error_info("DEADLINE_TOO_SHORT")),
+    (HubUnavailableError, code_pb2.UNAVAILABLE, _error_info("HUB_UNAVAILABLE")),
+    (ProgramError, code_pb2.FAILED_PRECONDITION, _error_info("PROGRAM_NOT_IN_FORCE")),
+)
+
+
+def status_for(exc: Exception) -> status_pb2.Status:
+    """Return the google.rpc Status for ``exc`` (INTERNAL, without its text, if unmapped)."""
+    for kind, code, details in STATUS_TABLE:
+        if isinstance(exc, kind):
+            packed = []
+            for detail in details(exc):
+                holder = any_pb2.Any()
+                holder.Pack(detail)
+                packed.append(holder)
+            return status_pb2.Status(code=code, message=str(exc), details=packed)
+    if not isinstance(exc, GatewayError):
+        _log.exception("unmapped error", exc_info=exc)
+    return status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
+
+
+async def abort_with(context: grpc.aio.ServicerContext[Any, Any], exc: Exception) -> None:
+    """Abort the call with the status :func:`status_for` gives ``exc``."""
+    # grpc-stubs predates aio's abort_with_status
+    await context.abort_with_status(rpc_status.to_status(status_for(exc)))  # type: ignore[attr-defined]
+
+
+def grpc_errors(
+    method: Callable[..., Awaitable[_T]],
+) -> Callable[..., Awaitable[_T]]:
+    """Wrap a unary servicer method so domain exceptions become statuses with details."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Any, context: Any) -> _T:
+        try:
+            return await method(self, request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await abort_with(context, exc)
+            raise AssertionError("unreachable: abort raises") from exc
+
+    return wrapper
+
+
+def grpc_stream_errors(
+    method: Callable[..., AsyncIterator[_T]],
+) -> Callable[..., AsyncIterator[_T]]:
+    """Wrap a streaming servicer method the same way as :func:`grpc_errors`."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Any, context: Any) -> AsyncIterator[_T]:
+        try:
+            async for item in method(self, request, context):
+                yield item
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await abort_with(context, exc)
+
+    return wrapper

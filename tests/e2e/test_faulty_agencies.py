@@ -1,0 +1,118 @@
+"""Agencies that are slow or answer garbage: that source fails, the hub never guesses."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import grpc
+import pytest_asyncio
+from sakha.v1 import connector_pb2, connector_pb2_grpc, eligibility_pb2_grpc
+from sakha.v1 import eligibility_pb2 as pb2
+
+from adapters import codec
+from adapters.sdk import Adapter, AgencyDescription, FetchQuery, FetchResult, Predicate
+from adapters.server import create_adapter_server
+from adapters.simulated.build import PopulationSummary
+from adapters.simulated.host import SimulatedAgencies, start_simulated_agencies
+from gateway.config import AgencyEndpoint
+from gateway.hub import start_hub
+from tests.e2e.conftest import hub_config
+from tests.e2e.test_check import request, sample
+
+
+class SlowAdapter(Adapter):
+    """Answers like ``inner`` but only after ``delay_s``."""
+
+    def __init__(self, inner: Adapter, delay_s: float) -> None:
+        self._inner = inner
+        self._delay_s = delay_s
+
+    def describe(self) -> AgencyDescription:
+        return self._inner.describe()
+
+    async def _fetch(self, query: FetchQuery, pushed_down: Sequence[Predicate]) -> FetchResult:
+        await asyncio.sleep(self._delay_s)
+        return await self._inner.fetch(query)
+
+
+class GarbageConnector(connector_pb2_grpc.ConnectorServiceServicer):
+    """Describes itself correctly, then answers every Fetch with one row too few."""
+
+    def __init__(self, description: AgencyDescription) -> None:
+        self._description = description
+
+    async def Describe(  # noqa: N802 - gRPC method name
+        self, request: connector_pb2.DescribeRequest, context: Any
+    ) -> connector_pb2.DescribeResponse:
+        return codec.encode_description(self._description)
+
+    async def Fetch(  # noqa: N802 - gRPC method name
+        self, request: connector_pb2.FetchRequest, context: Any
+    ) -> connector_pb2.FetchResponse:
+        return connector_pb2.FetchResponse(found=[True] * (len(request.subjects) - 1))
+
+
+@pytest_asyncio.fixture
+async def agencies(population: PopulationSummary) -> AsyncIterator[SimulatedAgencies]:
+    """The simulated agencies, stopped after the test."""
+    started = await start_simulated_agencies(population.data_dir)
+    try:
+        yield started
+    finally:
+        await started.stop(None)
+
+
+async def _check_with_replaced_tax(
+    population: PopulationSummary,
+    agencies: SimulatedAgencies,
+    server: grpc.aio.Server,
+    port: int,
+    **overrides: object,
+) -> pb2.CheckResult:
+    endpoints = tuple(
+        AgencyEndpoint(a, f"127.0.0.1:{port}" if a == "tax" else t) for a, t in agencies.targets()
+    )
+    try:
+        hub = await start_hub(hub_config(agencies, agencies=endpoints, **overrides))
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{hub.port}") as channel:
+                stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
+                return await stub.Check(request(sample(population, "poor_head")), timeout=10)
+        finally:
+            await hub.stop(1.0)
+    finally:
+        await server.stop(None)
+
+
+async def test_a_slow_agency_times_out_and_the_decision_is_undetermined(
+    population: PopulationSummary, agencies: SimulatedAgencies
+) -> None:
+    slow = SlowAdapter(agencies.agencies["tax"].adapter, delay_s=5.0)
+    server, port = await create_adapter_server(slow)
+    result = await _check_with_replaced_tax(
+        population, agencies, server, port, agency_timeout_ms=300
+    )
+    assert result.decision == pb2.DECISION_UNDETERMINED
+    tax = next(s for s in result.sources if s.agency_id == "tax")
+    assert tax.status == pb2.SOURCE_STATUS_TIMEOUT
+    assert tax.latency_ms < 2000
+    others = [s for s in result.sources if s.agency_id != "tax"]
+    assert all(s.status in (pb2.SOURCE_STATUS_OK, pb2.SOURCE_STATUS_NOT_FOUND) for s in others)
+
+
+async def test_an_agency_answering_garbage_counts_as_an_error(
+    population: PopulationSummary, agencies: SimulatedAgencies
+) -> None:
+    server = grpc.aio.server()
+    connector_pb2_grpc.add_ConnectorServiceServicer_to_server(
+        GarbageConnector(agencies.agencies["tax"].adapter.describe()), server
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    result = await _check_with_replaced_tax(population, agencies, server, port)
+    assert result.decision == pb2.DECISION_UNDETERMINED
+    assert "SOURCE_FAILED" in result.reason_codes
+    tax = next(s for s in result.sources if s.agency_id == "tax")
+    assert tax.status == pb2.SOURCE_STATUS_ERROR

@@ -1,0 +1,75 @@
+"""Each simulated agency, served by the generic SQL adapter, answers fetches."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from adapters.config import load_adapter_config
+from adapters.sdk import FetchQuery, Predicate, PredicateOperator
+from adapters.simulated.build import PopulationSummary
+from adapters.simulated.catalogue import agency_config_paths
+from adapters.simulated.model import REFERENCE_DATE
+
+
+def _registered(population: PopulationSummary) -> tuple[str, ...]:
+    """Everyone in the civil registry, the deceased included."""
+    registry = sqlite3.connect(population.data_dir / "civil_registry.sqlite")
+    try:
+        rows = registry.execute("SELECT national_id FROM persons ORDER BY national_id")
+        return tuple(row[0] for row in rows)
+    finally:
+        registry.close()
+
+
+@pytest.mark.parametrize("path", agency_config_paths(), ids=lambda p: p.stem)
+async def test_agency_answers_a_fetch(path: Path, population: PopulationSummary) -> None:
+    adapter = load_adapter_config(path, variables={"data_dir": str(population.data_dir)})
+    try:
+        description = adapter.describe()
+        assert description.agency_id == path.stem
+        everyone = _registered(population)
+        found = (await adapter.fetch(FetchQuery(subjects=everyone))).found
+        assert sum(found) == population.found[path.stem]
+        known = everyone[found.index(True)]
+        query = FetchQuery(
+            subjects=(known, population.samples.unknown),
+            attributes=tuple(spec.name for spec in description.attributes),
+            as_of=REFERENCE_DATE,
+        )
+        result = await adapter.fetch(query)
+    finally:
+        await adapter.close()
+    assert result.found == [True, False]
+    assert all(column[1] is None for column in result.values.values())
+    assert any(column[0] is not None for column in result.values.values())
+
+
+async def test_civil_registry_answers_households_and_predicates(
+    population: PopulationSummary,
+) -> None:
+    path = next(p for p in agency_config_paths() if p.stem == "civil_registry")
+    adapter = load_adapter_config(path, variables={"data_dir": str(population.data_dir)})
+    head = population.samples.rural_head
+    assert head is not None
+    try:
+        result = await adapter.fetch(
+            FetchQuery(
+                subjects=(head,),
+                attributes=("household_members", "residence", "head_of_household", "age_years"),
+                predicates=(Predicate("age_years", PredicateOperator.GE, 18),),
+                as_of=REFERENCE_DATE,
+            )
+        )
+    finally:
+        await adapter.close()
+    members = result.values["household_members"][0]
+    assert isinstance(members, tuple)
+    assert head in members
+    assert list(members) == sorted(members)
+    assert len(members) >= 2
+    assert result.values["residence"] == ["rural"]
+    assert result.values["head_of_household"] == [True]
+    assert result.predicates == [[True]]
