@@ -86,22 +86,19 @@ class Checker:
                 request, who, as_of=as_of, request_id=request_id, purpose=purpose, timeout_s=timeout
             )
 
+        # Other agencies hear only about subjects the civil registry knows to be alive.
+        identity = await ask(the_plan.identity, unique)
         household = program.unit is ProgramUnit.HOUSEHOLD
-        if household:
-            identity = await ask(the_plan.identity, unique)
-            members = _members_by_subject(identity, unique)
-            everyone = list(dict.fromkeys(m for s in unique for m in members[s]))
+        living = _living(identity, unique)
+        members = _members_by_subject(identity, unique) if household else {}
+        everyone = list(dict.fromkeys(m for s in living for m in members.get(s, (s,))))
+        answers: Sequence[AgencyAnswer] = ()
+        if everyone:
             answers = await asyncio.gather(*(ask(r, everyone) for r in the_plan.requests))
-        else:
-            identity, *answers = await asyncio.gather(
-                ask(the_plan.identity, unique), *(ask(r, unique) for r in the_plan.requests)
-            )
-            members = {s: (s,) for s in unique}
-            everyone = unique
         assembler = _Assembler(the_plan, identity, unique, answers, everyone)
         decided: dict[str, CheckOutcome] = {}
         for subject in unique:
-            unit, sources = assembler.unit(subject, members[subject])
+            unit, sources = assembler.unit(subject, members.get(subject, (subject,)))
             decided[subject] = CheckOutcome(
                 subject, program, as_of, evaluate(the_plan, unit), sources
             )
@@ -137,6 +134,19 @@ class Checker:
         )
 
 
+def _living(identity: AgencyAnswer, subjects: Sequence[str]) -> list[str]:
+    """The subjects the civil registry knows and does not record as deceased."""
+    result = identity.result
+    if result is None:
+        return []
+    alive = result.values.get(ALIVE)
+    return [
+        s
+        for row, s in enumerate(subjects)
+        if result.found[row] and (alive is None or alive[row] is not False)
+    ]
+
+
 def _members_by_subject(
     identity: AgencyAnswer, subjects: Sequence[str]
 ) -> dict[str, tuple[str, ...]]:
@@ -169,7 +179,8 @@ class _Assembler:
         self._identity = identity
         self._identity_row = {s: i for i, s in enumerate(subjects)}
         self._row = {m: i for i, m in enumerate(everyone)}
-        self._answers = list(zip(the_plan.requests, answers, strict=True))
+        # No answers at all when nobody in the group was alive and known: nothing was asked.
+        self._answers = list(zip(the_plan.requests, answers, strict=True)) if answers else []
 
     def unit(
         self, subject: str, members: tuple[str, ...]
@@ -185,7 +196,8 @@ class _Assembler:
         predicates: dict[tuple[str, Predicate], list[bool | None]] = {}
         sources = [_per_unit(self._identity.outcome, found is not False)]
         rows = [self._row.get(m) for m in members]
-        for request, answer in self._answers:
+        asked = rows[0] is not None
+        for request, answer in self._answers if asked else ():
             result = answer.result
             if result is None:
                 sources.append(answer.outcome)

@@ -284,7 +284,11 @@ _PROGRAMS_DIR = click.option(
 def programs_list(programs_dir: Path | None, lang: str) -> None:
     """The programs, with their purposes."""
     registry = load_programs(programs_dir or BUILTIN_PROGRAMS_DIR)
-    table = Table("id", "version", "title", "unit", "need", "purposes", show_edge=False)
+    table = Table(show_edge=False)
+    table.add_column("id", no_wrap=True)
+    for name in ("version", "title", "unit", "need"):
+        table.add_column(name)
+    table.add_column("purposes", overflow="fold")
     for program in registry.all():
         title = program.title.fa if lang == "fa" else program.title.en
         table.add_row(

@@ -50,7 +50,7 @@ def show_result(console: Console, result: eligibility_pb2.CheckResult, lang: str
     name_en, name_fa, style = _DECISION_STYLE.get(
         result.decision, ("UNSPECIFIED", "نامشخص", "bold")
     )
-    label = name_fa if lang == "fa" else name_en
+    label = f"{name_fa} ({name_en})" if lang == "fa" else name_en
     console.print(
         f"[{style}]{label}[/]  program {result.program_id} v{result.program_version}"
         f"  as of {result.as_of}  request {result.request_id}"

@@ -46,13 +46,11 @@ class Table:
 
     def index_sql(self) -> list[str]:
         """The ``CREATE INDEX`` statements, run after loading."""
-        statements = []
-        for kind, columns in [("UNIQUE INDEX", c) for c in self.unique] + [
-            ("INDEX", c) for c in self.indexed
-        ]:
-            name = f"{self.name}_{columns.replace(', ', '_')}"
-            statements.append(f"CREATE {kind} {name} ON {self.name} ({columns})")
-        return statements
+        kinds = [("UNIQUE INDEX", c) for c in self.unique] + [("INDEX", c) for c in self.indexed]
+        return [
+            f"CREATE {kind} {self.name}_{columns.replace(', ', '_')} ON {self.name} ({columns})"
+            for kind, columns in kinds
+        ]
 
 
 @dataclass(frozen=True)

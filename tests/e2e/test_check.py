@@ -94,6 +94,16 @@ async def test_subject_unknown_to_the_civil_registry(stack: Stack) -> None:
     assert result.decision == pb2.DECISION_UNDETERMINED
     assert "SUBJECT_NOT_FOUND" in result.reason_codes
     assert all(r.outcome == pb2.RULE_OUTCOME_UNKNOWN for r in result.rules)
+    # No other agency hears about someone the civil registry does not know.
+    assert [s.agency_id for s in result.sources] == ["civil_registry"]
+    assert result.sources[0].status == pb2.SOURCE_STATUS_NOT_FOUND
+
+
+async def test_deceased_subject_is_ineligible_and_no_other_agency_is_asked(stack: Stack) -> None:
+    result = await stack.stub.Check(request(sample(stack.population, "deceased")), timeout=10)
+    assert result.decision == pb2.DECISION_INELIGIBLE
+    assert "SUBJECT_DECEASED" in result.reason_codes
+    assert [s.agency_id for s in result.sources] == ["civil_registry"]
 
 
 async def test_a_stopped_agency_makes_the_decision_undetermined_naming_it(

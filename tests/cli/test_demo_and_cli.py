@@ -1,0 +1,150 @@
+"""The README's first command, for real: `sakha demo` in a subprocess, then the commands it
+prints, pasted into another "terminal" (a subprocess in another directory), then Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import re
+import shlex
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+SAKHA = [sys.executable, "-m", "gateway.cli"]
+STARTUP_TIMEOUT_S = 120
+
+
+async def _read_until(stream: asyncio.StreamReader, pattern: str, seen: list[str]) -> str:
+    while True:
+        line = (await stream.readline()).decode()
+        if not line:
+            raise AssertionError("demo exited early:\n" + "".join(seen))
+        seen.append(line)
+        if re.search(pattern, line):
+            return line
+
+
+async def _run(command: list[str], cwd: Path) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *command, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
+    return proc.returncode or 0, out.decode()
+
+
+@pytest.mark.slow
+async def test_demo_prints_working_commands_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    demo = await asyncio.create_subprocess_exec(
+        *SAKHA,
+        "demo",
+        "--port",
+        "0",
+        "--data-dir",
+        str(data_dir),
+        "--households",
+        "150",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert demo.stdout is not None
+    seen: list[str] = []
+    try:
+        banner = await asyncio.wait_for(
+            _read_until(demo.stdout, r"listening on 127\.0\.0\.1:\d+", seen), STARTUP_TIMEOUT_S
+        )
+        port = int(re.search(r"127\.0\.0\.1:(\d+)", banner).group(1))  # type: ignore[union-attr]
+        await asyncio.wait_for(_read_until(demo.stdout, r"check-batch", seen), 10)
+        commands = [
+            shlex.split(line.split("#")[0])
+            for line in seen
+            if re.match(r"\s+\S*sakha\S* (check|programs)", line)
+        ]
+        checks = [c for c in commands if c[1] == "check"]
+        batches = [c for c in commands if c[1] == "check-batch"]
+        assert len(checks) >= 3
+        assert len(batches) == 1
+
+        for command in checks:
+            code, out = await _run(command, elsewhere)
+            assert code == 0, out
+            assert re.search(r"ELIGIBLE|INELIGIBLE|UNDETERMINED|DECISION_", out), out
+        code, out = await _run([*batches[0][:-1], str(elsewhere / "out.csv")], elsewhere)
+        assert code == 0, out
+        with (elsewhere / "out.csv").open(encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        assert len(rows) == 150
+        assert {r["decision"] for r in rows} <= {"ELIGIBLE", "INELIGIBLE", "UNDETERMINED"}
+
+        code, out = await _run(
+            [
+                *SAKHA,
+                "check",
+                "--server",
+                f"127.0.0.1:{port}",
+                "--program",
+                "livelihood_basket",
+                "--purpose",
+                "livelihood_support",
+                "--subject",
+                "0499370898",
+            ],
+            elsewhere,
+        )
+        assert code == 1
+        assert "INVALID_ARGUMENT" in out
+        assert "NATIONAL_ID_CHECK_DIGIT" in out
+    finally:
+        if demo.returncode is None:
+            demo.send_signal(signal.SIGINT)
+        rest, _ = await asyncio.wait_for(demo.communicate(), timeout=30)
+    assert demo.returncode == 0, "".join(seen) + rest.decode()
+    assert "stopped" in rest.decode()
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, "the hub port is still open"
+
+
+async def test_programs_list_and_test_commands(tmp_path: Path) -> None:
+    code, out = await _run([*SAKHA, "programs", "list"], tmp_path)
+    assert code == 0, out
+    assert "livelihood_basket" in out
+    code, out = await _run([*SAKHA, "programs", "list", "--lang", "fa"], tmp_path)
+    assert "سبد" in out
+    code, out = await _run([*SAKHA, "programs", "test"], tmp_path)
+    assert code == 0, out
+    assert "FAIL" not in out
+    assert out.count("ok ") >= 20
+    code, out = await _run([*SAKHA, "programs", "show", "disability_care_grant"], tmp_path)
+    assert code == 0
+    assert "id: disability_care_grant" in out
+
+
+async def test_check_against_an_unreachable_hub_says_so(tmp_path: Path) -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    code, out = await _run(
+        [
+            *SAKHA,
+            "check",
+            "--server",
+            f"127.0.0.1:{port}",
+            "--program",
+            "p",
+            "--purpose",
+            "x",
+            "--subject",
+            "0499370899",
+            "--timeout",
+            "2",
+        ],
+        tmp_path,
+    )
+    assert code == 1
+    assert "UNAVAILABLE" in out

@@ -1,0 +1,98 @@
+"""The coalescer groups concurrent submissions and hands every caller its own result."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from gateway.coalescer import Coalescer
+
+
+class Recorder:
+    """A ``run`` callback that records the groups it receives and echoes items doubled."""
+
+    def __init__(self) -> None:
+        self.groups: list[tuple[str, list[int]]] = []
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.release.set()
+
+    async def run(self, key: str, items: Sequence[int]) -> list[int]:
+        self.groups.append((key, list(items)))
+        self.started.set()
+        await self.release.wait()
+        return [i * 2 for i in items]
+
+
+async def test_concurrent_submissions_under_one_key_share_one_run() -> None:
+    recorder = Recorder()
+    coalescer: Coalescer[str, int, int] = Coalescer(recorder.run, window_s=0.01, max_items=100)
+    results = await asyncio.gather(*(coalescer.submit("a", i) for i in range(10)))
+    assert results == [i * 2 for i in range(10)]
+    assert recorder.groups == [("a", list(range(10)))]
+
+
+async def test_keys_are_never_mixed() -> None:
+    recorder = Recorder()
+    coalescer: Coalescer[str, int, int] = Coalescer(recorder.run, window_s=0.01, max_items=100)
+    await asyncio.gather(*(coalescer.submit("ab"[i % 2], i) for i in range(6)))
+    assert sorted(recorder.groups) == [("a", [0, 2, 4]), ("b", [1, 3, 5])]
+
+
+async def test_a_full_group_is_sent_without_waiting_for_the_window() -> None:
+    recorder = Recorder()
+    coalescer: Coalescer[str, int, int] = Coalescer(recorder.run, window_s=60, max_items=3)
+    results = await asyncio.wait_for(
+        asyncio.gather(*(coalescer.submit("a", i) for i in range(3))), timeout=5
+    )
+    assert results == [0, 2, 4]
+
+
+async def test_zero_window_sends_each_item_alone() -> None:
+    recorder = Recorder()
+    coalescer: Coalescer[str, int, int] = Coalescer(recorder.run, window_s=0, max_items=100)
+    await asyncio.gather(*(coalescer.submit("a", i) for i in range(3)))
+    assert len(recorder.groups) == 3
+
+
+async def test_a_failing_run_fails_every_caller_of_that_group_only() -> None:
+    async def run(key: str, items: Sequence[int]) -> list[int]:
+        if key == "bad":
+            raise RuntimeError("agency exploded")
+        return list(items)
+
+    coalescer: Coalescer[str, int, int] = Coalescer(run, window_s=0.005, max_items=100)
+    outcomes = await asyncio.gather(
+        coalescer.submit("bad", 1),
+        coalescer.submit("bad", 2),
+        coalescer.submit("good", 3),
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[0], RuntimeError)
+    assert isinstance(outcomes[1], RuntimeError)
+    assert outcomes[2] == 3
+
+
+async def test_a_cancelled_caller_does_not_disturb_the_others() -> None:
+    recorder = Recorder()
+    recorder.release.clear()
+    coalescer: Coalescer[str, int, int] = Coalescer(recorder.run, window_s=0.001, max_items=100)
+    first = asyncio.ensure_future(coalescer.submit("a", 1))
+    second = asyncio.ensure_future(coalescer.submit("a", 2))
+    await recorder.started.wait()
+    first.cancel()
+    recorder.release.set()
+    assert await second == 4
+    with pytest.raises(asyncio.CancelledError):
+        await first
+
+
+async def test_drain_delivers_every_open_group() -> None:
+    recorder = Recorder()
+    coalescer: Coalescer[str, int, int] = Coalescer(recorder.run, window_s=60, max_items=100)
+    pending = [asyncio.ensure_future(coalescer.submit("a", i)) for i in range(4)]
+    await asyncio.sleep(0)
+    await coalescer.drain()
+    assert [p.result() for p in pending] == [0, 2, 4, 6]

@@ -1,0 +1,59 @@
+"""Hub configuration: file, environment overrides and bounds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import AgencyEndpoint, ConfigError, HubConfig, load_hub_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    """A config file holding ``text``."""
+    path = tmp_path / "hub.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_file_and_environment_are_combined(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "listen: 0.0.0.0:6000\nprograms_dir: programs\nagency_timeout_ms: 900\n"
+        "agencies:\n  - {agency_id: tax, target: 'tax.internal:443'}\n",
+    )
+    config = load_hub_config(path, env={"SAKHA_AGENCY_TIMEOUT_MS": "1500"})
+    assert config.listen == "0.0.0.0:6000"
+    assert config.agencies == (AgencyEndpoint("tax", "tax.internal:443"),)
+    assert config.programs_dir == tmp_path / "programs"
+    assert config.agency_timeout_ms == 1500
+
+
+def test_no_file_gives_the_defaults(tmp_path: Path) -> None:
+    assert load_hub_config(None, env={}) == HubConfig()
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        pytest.param("listne: x\n", {}, "unknown keys", id="typo-key"),
+        pytest.param("- a\n", {}, "mapping", id="not-a-mapping"),
+        pytest.param("agencies: [{agency_id: tax}]\n", {}, "agency_id and target", id="no-target"),
+        pytest.param("agencies: tax\n", {}, "list", id="agencies-not-list"),
+        pytest.param("max_batch_items: 0\n", {}, "positive", id="zero-limit"),
+        pytest.param("coalesce_window_ms: -1\n", {}, "negative", id="negative-window"),
+        pytest.param("{}\n", {"SAKHA_AGENCY_TIMEOUT_MS": "soon"}, "not a number", id="bad-env"),
+        pytest.param(
+            "agencies: [{agency_id: a, target: x}, {agency_id: a, target: y}]\n",
+            {},
+            "twice",
+            id="duplicate-agency",
+        ),
+        pytest.param("a: [\n", {}, "hub.yaml", id="bad-yaml"),
+    ],
+)
+def test_bad_configs_fail_at_start_up(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_hub_config(write(tmp_path, text), env=env)
