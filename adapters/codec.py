@@ -96,6 +96,7 @@ def encode_description(description: AgencyDescription) -> PB2DescribeResponse:
         agency_id=description.agency_id,
         agency_name=description.name,
         agency_name_fa=description.name_fa,
+        max_subjects=description.max_subjects,
         attributes=[
             PB2AttributeInfo(
                 name=spec.name,
@@ -148,6 +149,7 @@ def decode_description(response: PB2DescribeResponse) -> AgencyDescription:
         name=response.agency_name,
         name_fa=response.agency_name_fa,
         attributes=tuple(specs),
+        max_subjects=response.max_subjects,
     )
 
 

@@ -104,6 +104,8 @@ class AgencyDescription:
     name: str
     name_fa: str
     attributes: tuple[AttributeSpec, ...]
+    max_subjects: int = 0
+    """Most subjects one fetch may carry (0: no stated limit); the server fills it in."""
 
     def attribute(self, name: str) -> AttributeSpec:
         """Return the named attribute or raise :class:`UnknownAttributeError`."""
@@ -180,6 +182,13 @@ class Adapter(abc.ABC):
         """Whether ``_fetch`` evaluates this predicate itself (default: no, the SDK does)."""
         del predicate
         return False
+
+    async def check(self) -> None:  # noqa: B027 - optional hook, default has nothing to check
+        """Verify at start-up that the adapter can answer (tables, columns, files).
+
+        Raises:
+            AdapterConfigError: the adapter cannot serve what it describes.
+        """
 
     async def close(self) -> None:  # noqa: B027 - optional hook, default is nothing to release
         """Release resources (connections, files)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from logging import ERROR, INFO, WARNING
 from typing import Any, NoReturn, TypeVar
 
@@ -128,7 +128,9 @@ class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
         return await self._answer(context, self._fetch(request))
 
     async def _describe(self) -> PB2DescribeResponse:
-        return codec.encode_description(self._adapter.describe())
+        description = self._adapter.describe()
+        limit = self._adapter.limits.max_subjects
+        return codec.encode_description(replace(description, max_subjects=limit))
 
     async def _fetch(self, request: PB2FetchRequest) -> PB2FetchResponse:
         query = codec.decode_query(request)
@@ -172,7 +174,12 @@ async def create_adapter_server(
 
     Returns:
         The started server and the port it is bound to. Stop it with ``await server.stop(g)``.
+
+    Raises:
+        AdapterConfigError: ``adapter.check()`` found it cannot serve what it describes, so a
+            wrong table, column or file fails here, at start-up, not on every Fetch.
     """
+    await adapter.check()
     server = grpc.aio.server(
         interceptors=interceptors,
         options=[

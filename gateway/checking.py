@@ -86,19 +86,19 @@ class Checker:
                 request, who, as_of=as_of, request_id=request_id, purpose=purpose, timeout_s=timeout
             )
 
-        # Other agencies hear only about subjects the civil registry knows to be alive.
+        # Other agencies hear only about subjects the civil registry knows to be alive and,
+        # for household programs, whose household it can list.
         identity = await ask(the_plan.identity, unique)
         household = program.unit is ProgramUnit.HOUSEHOLD
-        living = _living(identity, unique)
-        members = _members_by_subject(identity, unique) if household else {}
-        everyone = list(dict.fromkeys(m for s in living for m in members.get(s, (s,))))
+        members = _units(identity, unique, household=household)
+        everyone = list(dict.fromkeys(m for unit in members.values() for m in unit))
         answers: Sequence[AgencyAnswer] = ()
         if everyone:
             answers = await asyncio.gather(*(ask(r, everyone) for r in the_plan.requests))
         assembler = _Assembler(the_plan, identity, unique, answers, everyone)
         decided: dict[str, CheckOutcome] = {}
         for subject in unique:
-            unit, sources = assembler.unit(subject, members.get(subject, (subject,)))
+            unit, sources = assembler.unit(subject, members.get(subject))
             decided[subject] = CheckOutcome(
                 subject, program, as_of, evaluate(the_plan, unit), sources
             )
@@ -130,39 +130,38 @@ class Checker:
             request_id=request_id,
             purpose=purpose,
             timeout_s=timeout_s,
-            chunk=self._config.fetch_chunk_subjects,
+            chunk=min(
+                self._config.fetch_chunk_subjects,
+                agency.description.max_subjects or self._config.fetch_chunk_subjects,
+            ),
         )
 
 
-def _living(identity: AgencyAnswer, subjects: Sequence[str]) -> list[str]:
-    """The subjects the civil registry knows and does not record as deceased."""
+def _units(
+    identity: AgencyAnswer, subjects: Sequence[str], *, household: bool
+) -> dict[str, tuple[str, ...]]:
+    """The members (subject first) of each subject that can be decided.
+
+    Left out: subjects the civil registry does not know, does not record as alive, or, for
+    household programs, whose household it cannot list; the evaluator decides those from
+    the identity answer alone, and no other agency hears of them.
+    """
     result = identity.result
     if result is None:
-        return []
+        return {}
     alive = result.values.get(ALIVE)
-    return [
-        s
-        for row, s in enumerate(subjects)
-        if result.found[row] and (alive is None or alive[row] is not False)
-    ]
-
-
-def _members_by_subject(
-    identity: AgencyAnswer, subjects: Sequence[str]
-) -> dict[str, tuple[str, ...]]:
-    """Each subject's household members (the subject first); just the subject if unknown."""
-    result = identity.result
-    members: dict[str, tuple[str, ...]] = {}
-    column = result.values.get(HOUSEHOLD_MEMBERS) if result is not None else None
+    listed = result.values.get(HOUSEHOLD_MEMBERS)
+    units: dict[str, tuple[str, ...]] = {}
     for row, subject in enumerate(subjects):
-        listed = (
-            column[row] if column is not None and result is not None and result.found[row] else None
-        )
-        if isinstance(listed, tuple) and listed:
-            members[subject] = (subject, *(m for m in listed if m != subject))
-        else:
-            members[subject] = (subject,)
-    return members
+        if not result.found[row] or alive is None or alive[row] is not True:
+            continue
+        if not household:
+            units[subject] = (subject,)
+            continue
+        household_members = listed[row] if listed is not None else None
+        if isinstance(household_members, tuple) and subject in household_members:
+            units[subject] = (subject, *(m for m in household_members if m != subject))
+    return units
 
 
 class _Assembler:
@@ -183,8 +182,9 @@ class _Assembler:
         self._answers = list(zip(the_plan.requests, answers, strict=True)) if answers else []
 
     def unit(
-        self, subject: str, members: tuple[str, ...]
+        self, subject: str, members: tuple[str, ...] | None
     ) -> tuple[UnitFacts, tuple[SourceOutcome, ...]]:
+        """The unit's facts and sources; ``members`` is None when it was not asked about."""
         identity = self._identity.result
         found = alive = None
         if identity is not None:
@@ -195,9 +195,8 @@ class _Assembler:
         values: dict[tuple[str, str], list[Value | None]] = {}
         predicates: dict[tuple[str, Predicate], list[bool | None]] = {}
         sources = [_per_unit(self._identity.outcome, found is not False)]
-        rows = [self._row.get(m) for m in members]
-        asked = rows[0] is not None
-        for request, answer in self._answers if asked else ():
+        rows = [self._row.get(m) for m in members or (subject,)]
+        for request, answer in self._answers if members is not None else ():
             result = answer.result
             if result is None:
                 sources.append(answer.outcome)
@@ -218,7 +217,8 @@ class _Assembler:
             sources.append(_per_unit(answer.outcome, any(present)))
         unit = UnitFacts(
             subject=subject,
-            members=members,
+            members=members or (subject,),
+            members_known=members is not None or alive is not True,
             subject_found=bool(found),
             subject_alive=alive,
             values=values,

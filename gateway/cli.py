@@ -21,6 +21,8 @@ from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 from gateway import environment, render
 from gateway.config import ConfigError, load_hub_config
 from gateway.demo import DemoOptions, default_data_dir, run_demo
+from gateway.engine.errors import EngineError
+from gateway.programs.errors import ProgramError
 from gateway.programs.loader import load_programs
 from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
 
@@ -107,15 +109,21 @@ def adapter_serve(config_path: Path, listen: str, variables: tuple[str, ...]) ->
     from adapters.errors import AdapterConfigError  # noqa: PLC0415
     from adapters.server import create_adapter_server  # noqa: PLC0415
 
-    pairs = dict(v.split("=", 1) for v in variables if "=" in v)
-    host, _, port = listen.rpartition(":")
-    try:
-        loaded = load_adapter_config(config_path, variables=pairs)
-    except AdapterConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    malformed = [v for v in variables if "=" not in v]
+    if malformed:
+        raise click.BadParameter(f"{malformed[0]!r} is not NAME=VALUE", param_hint="--var")
+    pairs = dict(v.split("=", 1) for v in variables)
+    host, _, port_text = listen.rpartition(":")
+    if not port_text.isdigit():
+        raise click.BadParameter(f"{listen!r} is not host:port", param_hint="--listen")
 
     async def run() -> None:
-        server, bound = await create_adapter_server(loaded, host or "127.0.0.1", int(port))
+        loaded = load_adapter_config(config_path, variables=pairs)
+        try:
+            server, bound = await create_adapter_server(loaded, host or "127.0.0.1", int(port_text))
+        except BaseException:
+            await loaded.close()
+            raise
         click.echo(f"{loaded.describe().agency_id} serving on {host}:{bound}")
         try:
             await _until_signalled()
@@ -123,7 +131,10 @@ def adapter_serve(config_path: Path, listen: str, variables: tuple[str, ...]) ->
             await server.stop(2.0)
             await loaded.close()
 
-    asyncio.run(run())
+    try:
+        asyncio.run(run())
+    except AdapterConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.command()
@@ -265,7 +276,17 @@ def _read_subjects(handle: TextIO) -> Iterator[tuple[str, str]]:
         yield row["national_id"], row.get("request_id") or ""
 
 
-@main.group()
+class _ProgramCommands(click.Group):
+    """Reports a bad program file, unknown id or catalogue mismatch in one line."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (ProgramError, EngineError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@main.group(cls=_ProgramCommands)
 def programs() -> None:
     """List, show and test program files."""
 

@@ -24,7 +24,7 @@ import cel
 
 from adapters.sdk import Predicate, Value
 from gateway.engine.aggregate import Column, FactValue
-from gateway.engine.catalogue import ALIVE, IDENTITY_AGENCY
+from gateway.engine.catalogue import ALIVE, HOUSEHOLD_MEMBERS, IDENTITY_AGENCY
 from gateway.engine.errors import InconsistentFactsError
 from gateway.engine.outcome import (
     Decision,
@@ -56,6 +56,8 @@ class UnitFacts:
     values: Mapping[tuple[str, str], Sequence[Value | None]]
     predicates: Mapping[tuple[str, Predicate], Sequence[bool | None]]
     sources: Mapping[str, SourceOutcome]
+    members_known: bool = True
+    """False when the civil registry could not list the household of a living subject."""
 
 
 def evaluate(plan: Plan, unit: UnitFacts) -> Evaluation:
@@ -80,6 +82,10 @@ def evaluate(plan: Plan, unit: UnitFacts) -> Evaluation:
         )
     if unit.subject_alive is None:
         reason = _NO_RECORD.render({"attributes": [f"{IDENTITY_AGENCY}.{ALIVE}"]})
+        return _unevaluated(plan, Decision.UNDETERMINED, ReasonCode.NO_RECORD, reason, size)
+    if not unit.members_known:
+        # Never decide a household program as a household of one on a missing list.
+        reason = _NO_RECORD.render({"attributes": [f"{IDENTITY_AGENCY}.{HOUSEHOLD_MEMBERS}"]})
         return _unevaluated(plan, Decision.UNDETERMINED, ReasonCode.NO_RECORD, reason, size)
     try:
         subject_index = unit.members.index(unit.subject)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
@@ -103,9 +104,13 @@ def _detail(status: status_pb2.Status, kind: type[Any]) -> Any:
     raise AssertionError(f"no {kind.__name__} in the status details")
 
 
-async def test_describe(serve: Serve, tax_adapter: SqlAdapter) -> None:
+async def test_describe_carries_the_adapter_limits(serve: Serve, tax_adapter: SqlAdapter) -> None:
     client, _ = await serve(tax_adapter)
-    assert await client.describe(TIMEOUT) == tax_adapter.describe()
+    described = await client.describe(TIMEOUT)
+    assert described == dataclasses.replace(
+        tax_adapter.describe(), max_subjects=tax_adapter.limits.max_subjects
+    )
+    assert described.max_subjects > 0
 
 
 async def test_fetch_matches_the_adapter(serve: Serve, tax_adapter: SqlAdapter) -> None:

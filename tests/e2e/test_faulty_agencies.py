@@ -12,7 +12,14 @@ from sakha.v1 import connector_pb2, connector_pb2_grpc, eligibility_pb2_grpc
 from sakha.v1 import eligibility_pb2 as pb2
 
 from adapters import codec
-from adapters.sdk import Adapter, AgencyDescription, FetchQuery, FetchResult, Predicate
+from adapters.sdk import (
+    Adapter,
+    AdapterLimits,
+    AgencyDescription,
+    FetchQuery,
+    FetchResult,
+    Predicate,
+)
 from adapters.server import create_adapter_server
 from adapters.simulated.build import PopulationSummary
 from adapters.simulated.host import SimulatedAgencies, start_simulated_agencies
@@ -34,6 +41,21 @@ class SlowAdapter(Adapter):
 
     async def _fetch(self, query: FetchQuery, pushed_down: Sequence[Predicate]) -> FetchResult:
         await asyncio.sleep(self._delay_s)
+        return await self._inner.fetch(query)
+
+
+class SmallBatchAdapter(Adapter):
+    """Answers like ``inner`` but accepts only a few subjects per fetch."""
+
+    limits = AdapterLimits(max_subjects=3)
+
+    def __init__(self, inner: Adapter) -> None:
+        self._inner = inner
+
+    def describe(self) -> AgencyDescription:
+        return self._inner.describe()
+
+    async def _fetch(self, query: FetchQuery, pushed_down: Sequence[Predicate]) -> FetchResult:
         return await self._inner.fetch(query)
 
 
@@ -116,3 +138,14 @@ async def test_an_agency_answering_garbage_counts_as_an_error(
     assert "SOURCE_FAILED" in result.reason_codes
     tax = next(s for s in result.sources if s.agency_id == "tax")
     assert tax.status == pb2.SOURCE_STATUS_ERROR
+
+
+async def test_the_hub_splits_batches_for_an_agency_with_a_small_limit(
+    population: PopulationSummary, agencies: SimulatedAgencies
+) -> None:
+    server, port = await create_adapter_server(SmallBatchAdapter(agencies.agencies["tax"].adapter))
+    result = await _check_with_replaced_tax(population, agencies, server, port)
+    assert result.household_size > 3, "the sample household must outgrow the agency's limit"
+    tax = next(s for s in result.sources if s.agency_id == "tax")
+    assert tax.status in (pb2.SOURCE_STATUS_OK, pb2.SOURCE_STATUS_NOT_FOUND)
+    assert result.decision == pb2.DECISION_ELIGIBLE

@@ -113,6 +113,16 @@ def test_no_record_of_the_subject_being_alive_is_undetermined(wealth_plan: Plan)
     assert "civil_registry.alive" in evaluation.rules[0].reason.en
 
 
+def test_an_unlisted_household_is_undetermined_not_a_household_of_one(
+    wealth_plan: Plan,
+) -> None:
+    unit = dataclasses.replace(simulate_unit(wealth_plan, [{}]), members_known=False)
+    evaluation = evaluate(wealth_plan, unit)
+    assert evaluation.decision is Decision.UNDETERMINED
+    assert evaluation.reason_codes == (ReasonCode.NO_RECORD,)
+    assert "civil_registry.household_members" in evaluation.rules[0].reason.en
+
+
 @pytest.mark.parametrize(
     "status", [SourceStatus.TIMEOUT, SourceStatus.UNAVAILABLE, SourceStatus.ERROR]
 )

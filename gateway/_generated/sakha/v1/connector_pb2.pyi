@@ -156,9 +156,12 @@ class DescribeResponse(_message.Message):
     AGENCY_NAME_FIELD_NUMBER: _builtins.int
     AGENCY_NAME_FA_FIELD_NUMBER: _builtins.int
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
+    MAX_SUBJECTS_FIELD_NUMBER: _builtins.int
     agency_id: _builtins.str
     agency_name: _builtins.str
     agency_name_fa: _builtins.str
+    max_subjects: _builtins.int
+    """Most subjects one Fetch may carry; the hub splits larger batches. 0: no stated limit."""
     @_builtins.property
     def attributes(self) -> _containers.RepeatedCompositeFieldContainer[Global___AttributeInfo]: ...
     def __init__(
@@ -168,10 +171,11 @@ class DescribeResponse(_message.Message):
         agency_name: _builtins.str = ...,
         agency_name_fa: _builtins.str = ...,
         attributes: _abc.Iterable[Global___AttributeInfo] | None = ...,
+        max_subjects: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "agency_name", b"agency_name", "agency_name_fa", b"agency_name_fa", "attributes", b"attributes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["agency_id", b"agency_id", "agency_name", b"agency_name", "agency_name_fa", b"agency_name_fa", "attributes", b"attributes", "max_subjects", b"max_subjects"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
