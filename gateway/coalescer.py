@@ -1,8 +1,13 @@
 """Coalescing concurrent single checks into shared per-agency batches.
 
 Each gRPC call to an agency costs about as much CPU as a hundred rows in it, so concurrent
-``Check`` calls for the same program and purpose wait a short bounded window and are decided
-together: one Fetch per agency for the whole group instead of one per check.
+``Check`` calls for the same program and purpose are decided together: one Fetch per agency
+for the whole group instead of one per check.
+
+The batching adapts to load. When nothing is in flight for a key, a check is sent at once
+(a check alone pays no waiting). While ``max_in_flight`` groups are being decided, new checks
+gather into the next group, which is sent as soon as a slot frees, when it holds
+``max_items``, or when its window closes — whichever comes first.
 """
 
 from __future__ import annotations
@@ -25,11 +30,16 @@ class _Pending(Generic[_I, _R]):
 
 
 class Coalescer(Generic[_K, _I, _R]):
-    """Groups items submitted under the same key within ``window_s`` into one ``run`` call.
+    """Groups items submitted under the same key into shared ``run`` calls.
 
-    ``run(key, items)`` must return one result per item, in order. A group is sent when it
-    reaches ``max_items`` or when its window closes, whichever comes first. If ``run`` raises,
-    every caller of that group gets the exception.
+    ``run(key, items)`` must return one result per item, in order. If it raises, every
+    caller of that group gets the exception; other groups are unaffected.
+
+    Args:
+        run: decides one group.
+        window_s: the longest an item waits for its group to be sent (0: never wait).
+        max_items: a group is sent as soon as it holds this many items.
+        max_in_flight: groups of one key decided at the same time before new items wait.
     """
 
     def __init__(
@@ -38,11 +48,14 @@ class Coalescer(Generic[_K, _I, _R]):
         *,
         window_s: float,
         max_items: int,
+        max_in_flight: int = 1,
     ) -> None:
         self._run = run
         self._window_s = window_s
         self._max_items = max_items
+        self._max_in_flight = max_in_flight
         self._pending: dict[_K, _Pending[_I, _R]] = {}
+        self._in_flight: dict[_K, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def submit(self, key: _K, item: _I) -> _R:
@@ -56,7 +69,8 @@ class Coalescer(Generic[_K, _I, _R]):
                 pending.timer = loop.call_later(self._window_s, self._flush, key)
         pending.items.append(item)
         pending.futures.append(future)
-        if len(pending.items) >= self._max_items or self._window_s == 0:
+        idle = self._in_flight.get(key, 0) < self._max_in_flight
+        if idle or len(pending.items) >= self._max_items or self._window_s == 0:
             self._flush(key)
         return await future
 
@@ -66,6 +80,7 @@ class Coalescer(Generic[_K, _I, _R]):
             return
         if pending.timer is not None:
             pending.timer.cancel()
+        self._in_flight[key] = self._in_flight.get(key, 0) + 1
         task = asyncio.get_running_loop().create_task(self._deliver(key, pending))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -73,11 +88,18 @@ class Coalescer(Generic[_K, _I, _R]):
     async def _deliver(self, key: _K, pending: _Pending[_I, _R]) -> None:
         try:
             results = await self._run(key, pending.items)
-        except Exception as exc:
+        except Exception as exc:  # handed to every waiting caller, not swallowed
             for future in pending.futures:
                 if not future.done():
                     future.set_exception(exc)
             return
+        finally:
+            self._in_flight[key] -= 1
+            if not self._in_flight[key]:
+                del self._in_flight[key]
+            # A slot is free: the group that gathered meanwhile goes now, not at its timer.
+            if key in self._pending:
+                self._flush(key)
         for future, result in zip(pending.futures, results, strict=True):
             if not future.done():
                 future.set_result(result)

@@ -49,6 +49,8 @@ class HubConfig:
             cannot exhaust the hub.
         coalesce_window_ms: how long a single check waits for others to share batches.
         coalesce_max_items: a coalesced batch is sent as soon as it holds this many.
+        coalesce_max_in_flight: coalesced batches of one program decided at once; a check
+            arriving while fewer are in flight is sent at once, without waiting.
         max_message_bytes: largest gRPC message accepted from a client.
         agency_max_message_bytes: largest gRPC message accepted from an agency.
         grace_s: how long shutdown waits for in-flight checks.
@@ -65,8 +67,9 @@ class HubConfig:
     batch_chunk_items: int = 500
     batch_chunks_in_flight: int = 4
     max_fetches_per_agency: int = 16
-    coalesce_window_ms: float = 2.0
+    coalesce_window_ms: float = 5.0
     coalesce_max_items: int = 256
+    coalesce_max_in_flight: int = 1
     max_message_bytes: int = 4 * 1024 * 1024
     agency_max_message_bytes: int = 64 * 1024 * 1024
     grace_s: float = 5.0
@@ -82,6 +85,7 @@ class HubConfig:
             "batch_chunks_in_flight",
             "max_fetches_per_agency",
             "coalesce_max_items",
+            "coalesce_max_in_flight",
             "max_message_bytes",
             "agency_max_message_bytes",
         )

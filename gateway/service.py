@@ -41,6 +41,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
             self._decide_group,
             window_s=config.coalesce_window_ms / 1000,
             max_items=config.coalesce_max_items,
+            max_in_flight=config.coalesce_max_in_flight,
         )
 
     async def _decide_group(

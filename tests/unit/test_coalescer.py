@@ -26,28 +26,73 @@ class Recorder:
         return [i * 2 for i in items]
 
 
-async def test_concurrent_submissions_under_one_key_share_one_run() -> None:
+async def test_a_check_alone_is_sent_at_once_whatever_the_window() -> None:
     recorder = Recorder()
-    coalescer: Coalescer[str, int, int] = Coalescer(recorder.run, window_s=0.01, max_items=100)
-    results = await asyncio.gather(*(coalescer.submit("a", i) for i in range(10)))
+    coalescer: Coalescer[str, int, int] = Coalescer(recorder.run, window_s=60, max_items=100)
+    assert await asyncio.wait_for(coalescer.submit("a", 7), timeout=5) == 14
+    assert recorder.groups == [("a", [7])]
+
+
+async def test_items_arriving_while_busy_share_one_run_sent_when_a_slot_frees() -> None:
+    recorder = Recorder()
+    recorder.release.clear()
+    coalescer: Coalescer[str, int, int] = Coalescer(
+        recorder.run, window_s=60, max_items=100, max_in_flight=1
+    )
+    first = asyncio.ensure_future(coalescer.submit("a", 0))
+    await recorder.started.wait()
+    rest = [asyncio.ensure_future(coalescer.submit("a", i)) for i in range(1, 10)]
+    await asyncio.sleep(0)
+    assert recorder.groups == [("a", [0])], "the others wait while the slot is taken"
+    recorder.release.set()
+    results = await asyncio.wait_for(asyncio.gather(first, *rest), timeout=5)
     assert results == [i * 2 for i in range(10)]
-    assert recorder.groups == [("a", list(range(10)))]
+    assert recorder.groups == [("a", [0]), ("a", list(range(1, 10)))]
 
 
 async def test_keys_are_never_mixed() -> None:
     recorder = Recorder()
-    coalescer: Coalescer[str, int, int] = Coalescer(recorder.run, window_s=0.01, max_items=100)
-    await asyncio.gather(*(coalescer.submit("ab"[i % 2], i) for i in range(6)))
-    assert sorted(recorder.groups) == [("a", [0, 2, 4]), ("b", [1, 3, 5])]
+    recorder.release.clear()
+    coalescer: Coalescer[str, int, int] = Coalescer(
+        recorder.run, window_s=60, max_items=100, max_in_flight=1
+    )
+    futures = [asyncio.ensure_future(coalescer.submit("ab"[i % 2], i)) for i in range(8)]
+    await asyncio.sleep(0)
+    recorder.release.set()
+    await asyncio.wait_for(asyncio.gather(*futures), timeout=5)
+    assert sorted(recorder.groups) == [("a", [0]), ("a", [2, 4, 6]), ("b", [1]), ("b", [3, 5, 7])]
+
+
+async def test_a_busy_group_is_sent_when_its_window_closes() -> None:
+    recorder = Recorder()
+    recorder.release.clear()
+    coalescer: Coalescer[str, int, int] = Coalescer(
+        recorder.run, window_s=0.01, max_items=100, max_in_flight=1
+    )
+    blocked = asyncio.ensure_future(coalescer.submit("a", 0))
+    await recorder.started.wait()
+    recorder.started.clear()
+    waiting = asyncio.ensure_future(coalescer.submit("a", 1))
+    await asyncio.wait_for(recorder.started.wait(), timeout=5)  # sent by the timer
+    assert recorder.groups == [("a", [0]), ("a", [1])]
+    recorder.release.set()
+    assert list(await asyncio.gather(blocked, waiting)) == [0, 2]
 
 
 async def test_a_full_group_is_sent_without_waiting_for_the_window() -> None:
     recorder = Recorder()
-    coalescer: Coalescer[str, int, int] = Coalescer(recorder.run, window_s=60, max_items=3)
-    results = await asyncio.wait_for(
-        asyncio.gather(*(coalescer.submit("a", i) for i in range(3))), timeout=5
+    recorder.release.clear()
+    coalescer: Coalescer[str, int, int] = Coalescer(
+        recorder.run, window_s=60, max_items=3, max_in_flight=1
     )
-    assert results == [0, 2, 4]
+    busy = asyncio.ensure_future(coalescer.submit("a", 9))
+    await recorder.started.wait()
+    recorder.started.clear()
+    group = [asyncio.ensure_future(coalescer.submit("a", i)) for i in range(3)]
+    await asyncio.wait_for(recorder.started.wait(), timeout=5)  # sent full, not by the timer
+    assert recorder.groups == [("a", [9]), ("a", [0, 1, 2])]
+    recorder.release.set()
+    assert await asyncio.wait_for(asyncio.gather(busy, *group), timeout=5) == [18, 0, 2, 4]
 
 
 async def test_zero_window_sends_each_item_alone() -> None:
@@ -91,7 +136,9 @@ async def test_a_cancelled_caller_does_not_disturb_the_others() -> None:
 
 async def test_drain_delivers_every_open_group() -> None:
     recorder = Recorder()
-    coalescer: Coalescer[str, int, int] = Coalescer(recorder.run, window_s=60, max_items=100)
+    coalescer: Coalescer[str, int, int] = Coalescer(
+        recorder.run, window_s=60, max_items=100, max_in_flight=1
+    )
     pending = [asyncio.ensure_future(coalescer.submit("a", i)) for i in range(4)]
     await asyncio.sleep(0)
     await coalescer.drain()
