@@ -602,7 +602,7 @@ async def _serve(args: argparse.Namespace) -> None:
                 HubConfig(
                     listen="127.0.0.1:0",
                     agencies=tuple(AgencyEndpoint(a, t) for a, t in targets),
-                    **config,
+                    **{"insecure": True, **config},
                 )
             )
             stamps["hub"] = time.monotonic()

@@ -166,7 +166,7 @@ async def measure_population(args: argparse.Namespace, households: int) -> Popul
         households, summary.persons, len(heads), generated_s if built else None
     )
     requests = [_stack.check_request(h, PROGRAM, PURPOSE, f"r{i}") for i, h in enumerate(heads)]
-    config = HubConfig()
+    config = HubConfig(insecure=True)
     with (
         _stack.running_agencies(data_dir) as agencies,
         _stack.running_hub(agencies) as stack,
@@ -271,7 +271,7 @@ async def _profile(
 
 def report(args: argparse.Namespace, results: Sequence[PopulationResult]) -> str:
     """The Markdown section for RESULTS.md."""
-    config = HubConfig()
+    config = HubConfig(insecure=True)
     lines = [
         "## Bulk re-assessment (`bench_batch`)",
         "",

@@ -42,7 +42,7 @@ from gateway.config import HubConfig
 PROGRAMS = {"livelihood_basket": "livelihood_support", "disability_care_grant": "care_support"}
 """The programs measured and the purpose each is asked under."""
 
-DEFAULT_WINDOW_MS = HubConfig().coalesce_window_ms
+DEFAULT_WINDOW_MS = HubConfig(insecure=True).coalesce_window_ms
 WARM_UP_S = 1.0
 """Unmeasured load before each measured load (connections, caches, the hub's plans)."""
 _DECIDED = (eligibility_pb2.DECISION_ELIGIBLE, eligibility_pb2.DECISION_INELIGIBLE)

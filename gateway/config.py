@@ -30,6 +30,17 @@ class AgencyEndpoint:
     target: str
 
 
+SECURITY_FILES = (
+    "tls_cert_file",
+    "tls_key_file",
+    "clients_file",
+    "agency_ca_file",
+    "agency_client_cert_file",
+    "agency_client_key_file",
+)
+"""Paths a secure hub needs; relative ones in a config file are read from its folder."""
+
+
 @dataclass(frozen=True)
 class HubConfig:
     """Everything the hub needs to run, with explicit bounds.
@@ -54,6 +65,15 @@ class HubConfig:
         max_message_bytes: largest gRPC message accepted from a client.
         agency_max_message_bytes: largest gRPC message accepted from an agency.
         grace_s: how long shutdown waits for in-flight checks.
+        insecure: no TLS and no tokens — local debugging only; every other security
+            setting below is then ignored and the hub says so loudly.
+        tls_cert_file, tls_key_file: the hub's TLS certificate and key for clients.
+        clients_file: the registry of client organisations (keys, roles, programs).
+        audience: the ``aud`` every client token must carry.
+        token_leeway_s: clock skew tolerated on ``exp``, ``nbf`` and ``iat``.
+        token_max_lifetime_s: longest ``exp - iat`` accepted.
+        agency_ca_file: the CA that signs agency certificates (mutual TLS to agencies).
+        agency_client_cert_file, agency_client_key_file: the hub's client certificate.
     """
 
     listen: str = "127.0.0.1:50051"
@@ -73,6 +93,16 @@ class HubConfig:
     max_message_bytes: int = 4 * 1024 * 1024
     agency_max_message_bytes: int = 64 * 1024 * 1024
     grace_s: float = 5.0
+    insecure: bool = False
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    clients_file: Path | None = None
+    audience: str = "sakha-hub"
+    token_leeway_s: int = 30
+    token_max_lifetime_s: int = 3600
+    agency_ca_file: Path | None = None
+    agency_client_cert_file: Path | None = None
+    agency_client_key_file: Path | None = None
 
     def __post_init__(self) -> None:
         positive = (
@@ -94,9 +124,17 @@ class HubConfig:
                 raise ConfigError(f"{name} must be positive")
         if self.coalesce_window_ms < 0:
             raise ConfigError("coalesce_window_ms must not be negative")
+        if self.token_leeway_s < 0 or self.token_max_lifetime_s <= 0:
+            raise ConfigError("token_leeway_s must be >= 0 and token_max_lifetime_s > 0")
         ids = [a.agency_id for a in self.agencies]
         if len(ids) != len(set(ids)):
             raise ConfigError("an agency is listed twice")
+        if not self.insecure:
+            missing = [name for name in SECURITY_FILES if getattr(self, name) is None]
+            if missing:
+                raise ConfigError(
+                    f"{', '.join(missing)} must be set (or insecure: true, for local debugging)"
+                )
 
 
 _INT_ENV = {
@@ -128,11 +166,12 @@ def load_hub_config(path: Path | None, env: Mapping[str, str] | None = None) -> 
         endpoints = tuple(AgencyEndpoint(str(a["agency_id"]), str(a["target"])) for a in agencies)
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"agencies: each entry needs agency_id and target ({exc})") from exc
-    if values.get("programs_dir") is not None:
-        programs = Path(values["programs_dir"])
-        if path is not None and not programs.is_absolute():
-            programs = path.parent / programs
-        values["programs_dir"] = programs
+    for key in ("programs_dir", *SECURITY_FILES):
+        if values.get(key) is not None:
+            given = Path(values[key])
+            values[key] = (
+                path.parent / given if path is not None and not given.is_absolute() else given
+            )
     try:
         return HubConfig(agencies=endpoints, **values)
     except TypeError as exc:
@@ -143,6 +182,8 @@ def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if environment.SAKHA_LISTEN in env:
         values["listen"] = env[environment.SAKHA_LISTEN]
+    if env.get(environment.SAKHA_INSECURE, "") not in ("", "0", "false"):
+        values["insecure"] = True
     if environment.SAKHA_PROGRAMS_DIR in env:
         values["programs_dir"] = env[environment.SAKHA_PROGRAMS_DIR]
     for var, key in _INT_ENV.items():

@@ -56,6 +56,7 @@ async def run_demo(options: DemoOptions, console: Console) -> None:
     agencies = await start_simulated_agencies(options.data_dir)
     try:
         config = HubConfig(
+            insecure=True,
             listen=f"127.0.0.1:{options.port}",
             agencies=tuple(AgencyEndpoint(a, t) for a, t in agencies.targets()),
         )

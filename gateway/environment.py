@@ -17,6 +17,9 @@ SAKHA_AGENCY_TIMEOUT_MS = "SAKHA_AGENCY_TIMEOUT_MS"
 SAKHA_COALESCE_WINDOW_MS = "SAKHA_COALESCE_WINDOW_MS"
 """How long concurrent single checks wait to share agency batches (``coalesce_window_ms``)."""
 
+SAKHA_INSECURE = "SAKHA_INSECURE"
+"""Set to 1 to run without TLS and tokens (config key ``insecure``): local debugging only."""
+
 SAKHA_LOG_LEVEL = "SAKHA_LOG_LEVEL"
 """Python logging level name for the CLI (default WARNING)."""
 
@@ -25,5 +28,6 @@ ALL = (
     SAKHA_PROGRAMS_DIR,
     SAKHA_AGENCY_TIMEOUT_MS,
     SAKHA_COALESCE_WINDOW_MS,
+    SAKHA_INSECURE,
     SAKHA_LOG_LEVEL,
 )

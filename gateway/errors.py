@@ -43,3 +43,7 @@ class DeadlineTooShortError(GatewayError):
 
 class HubUnavailableError(GatewayError):
     """The hub cannot serve right now (shutting down, agencies not yet described)."""
+
+
+class DeadlineRequiredError(GatewayError):
+    """The call carries no deadline."""

@@ -13,11 +13,17 @@ from grpc_reflection.v1alpha import reflection
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
 from adapters.client import ConnectorClient
+from gateway.auth.policy import AccessPolicy, Policy, UnsafeAllowAllPolicy
+from gateway.auth.ratelimit import RateLimiter
+from gateway.auth.registry import ClientRegistry, load_client_registry
 from gateway.checking import Checker
-from gateway.config import HubConfig
+from gateway.config import ConfigError, HubConfig
 from gateway.engine.catalogue import Catalogue
 from gateway.errors import HubUnavailableError
 from gateway.fanout import Agency, AgencyDirectory
+from gateway.interceptors.authn import AuthenticationInterceptor
+from gateway.interceptors.deadline import RequireDeadlineInterceptor
+from gateway.interceptors.ratelimit import RateLimitInterceptor
 from gateway.programs.loader import ProgramRegistry, load_programs
 from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
 from gateway.service import EligibilityServicer
@@ -75,19 +81,78 @@ async def connect_agencies(config: HubConfig) -> tuple[AgencyDirectory, list[grp
     return AgencyDirectory(agencies), channels
 
 
+@dataclass(frozen=True)
+class _Security:
+    """Who may call and how: the policy, the limiter and the interceptor chain."""
+
+    policy: Policy
+    limiter: RateLimiter
+    interceptors: tuple[grpc.aio.ServerInterceptor[Any, Any], ...]
+    anonymous_allowed: bool
+
+
+def _security(config: HubConfig, programs: ProgramRegistry) -> _Security:
+    limiter = RateLimiter()
+    if config.insecure:
+        _log.warning(
+            "INSECURE MODE: no TLS, no client authentication, every caller may run every "
+            "program. For local debugging only; never expose this hub."
+        )
+        return _Security(UnsafeAllowAllPolicy(), limiter, (RequireDeadlineInterceptor(),), True)
+    assert config.clients_file is not None  # noqa: S101 - HubConfig guarantees it when secure
+    clients = load_client_registry(config.clients_file)
+    _check_registry_programs(clients, programs)
+    interceptors = (
+        AuthenticationInterceptor(
+            clients,
+            audience=config.audience,
+            leeway_s=config.token_leeway_s,
+            max_lifetime_s=config.token_max_lifetime_s,
+        ),
+        RequireDeadlineInterceptor(),
+        RateLimitInterceptor(limiter),
+    )
+    return _Security(AccessPolicy(clients), limiter, interceptors, False)
+
+
+def _check_registry_programs(clients: ClientRegistry, programs: ProgramRegistry) -> None:
+    """Every program and purpose the registry grants must exist: a typo must not start."""
+    for organisation in clients:
+        for program_id, purposes in organisation.programs.items():
+            if program_id not in programs:
+                raise ConfigError(
+                    f"client registry: {organisation.id} is granted unknown program {program_id!r}"
+                )
+            unknown = set(purposes) - set(programs.get(program_id).purposes)
+            if unknown:
+                raise ConfigError(
+                    f"client registry: {organisation.id} is granted purposes {sorted(unknown)} "
+                    f"that {program_id} does not allow"
+                )
+
+
 async def start_hub(config: HubConfig) -> Hub:
     """Load programs, connect the agencies, check programs against them and serve."""
     registry = load_programs(config.programs_dir or BUILTIN_PROGRAMS_DIR)
+    security = _security(config, registry)
     directory, channels = await connect_agencies(config)
     catalogue = Catalogue.from_descriptions(directory.descriptions())
     for program in registry.all():
         catalogue.validate(program)
-    servicer = EligibilityServicer(registry, Checker(directory, catalogue, config), config)
+    servicer = EligibilityServicer(
+        registry,
+        Checker(directory, catalogue, config),
+        config,
+        policy=security.policy,
+        limiter=security.limiter,
+        anonymous_allowed=security.anonymous_allowed,
+    )
     server = grpc.aio.server(
+        interceptors=security.interceptors,
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.agency_max_message_bytes),
-        ]
+        ],
     )
     eligibility_pb2_grpc.add_EligibilityServiceServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]

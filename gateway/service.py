@@ -12,11 +12,16 @@ import grpc
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
 from gateway import codec
+from gateway.auth.errors import AuthenticationError, AuthenticationReason, PermissionDeniedError
+from gateway.auth.policy import Policy
+from gateway.auth.ratelimit import RateLimiter
 from gateway.checking import Checker, CheckOutcome
 from gateway.coalescer import Coalescer
 from gateway.config import HubConfig
 from gateway.errors import DeadlineTooShortError, LimitExceededError
+from gateway.interceptors.authn import CURRENT_CALLER
 from gateway.programs.loader import ProgramRegistry
+from gateway.security_log import SecurityEvent, record
 from gateway.status import grpc_errors, grpc_stream_errors, status_for
 from gateway.validation import ValidCheck, validate_check
 
@@ -33,8 +38,20 @@ class _Key:
 class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
     """Validates, coalesces and decides checks; maps every error through gateway.status."""
 
-    def __init__(self, registry: ProgramRegistry, checker: Checker, config: HubConfig) -> None:
+    def __init__(
+        self,
+        registry: ProgramRegistry,
+        checker: Checker,
+        config: HubConfig,
+        *,
+        policy: Policy,
+        limiter: RateLimiter,
+        anonymous_allowed: bool = False,
+    ) -> None:
         self._registry = registry
+        self._policy = policy
+        self._anonymous_allowed = anonymous_allowed
+        self._limiter = limiter
         self._checker = checker
         self._config = config
         self._coalescer: Coalescer[_Key, ValidCheck, CheckOutcome] = Coalescer(
@@ -56,13 +73,36 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         )
 
     def _validate(self, request: eligibility_pb2.CheckRequest) -> ValidCheck:
-        return validate_check(
+        """Validate the request, then ask the policy whether this caller may run it."""
+        check = validate_check(
             self._registry,
             national_id=request.national_id,
             program_id=request.program_id,
             purpose=request.purpose,
             request_id=request.request_id,
         )
+        caller = CURRENT_CALLER.get()
+        if caller is None:
+            if self._anonymous_allowed:  # insecure development mode only
+                return check
+            # Fail closed: a secure hub must never reach here without an authenticated caller.
+            raise AuthenticationError(AuthenticationReason.TOKEN_MISSING, "no authenticated caller")
+        try:
+            self._policy.authorize_check(caller, check.program.id, check.purpose)
+        except PermissionDeniedError as exc:
+            record(
+                SecurityEvent(
+                    "permission_denied",
+                    exc.reason,
+                    "Check",
+                    "",
+                    caller.organisation.id,
+                    caller.operator,
+                    f"{check.program.id}/{check.purpose}",
+                )
+            )
+            raise
+        return check
 
     @grpc_errors
     async def Check(  # noqa: N802 - gRPC method name
@@ -102,9 +142,11 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
                         )
                     chunk.append(request)
                     if len(chunk) >= chunk_size:
+                        await self._pace(len(chunk))
                         await in_flight.put(asyncio.create_task(self._decide_chunk(chunk)))
                         chunk = []
                 if chunk:
+                    await self._pace(len(chunk))
                     await in_flight.put(asyncio.create_task(self._decide_chunk(chunk)))
             finally:
                 await in_flight.put(None)
@@ -123,6 +165,18 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
                     pending.cancel()
         if count == 0:
             raise LimitExceededError("requests", "a CheckBatch stream needs at least one request")
+
+    async def _pace(self, cost: int) -> None:
+        """Charge a CheckBatch chunk to the caller's rate limit, waiting rather than failing."""
+        caller = CURRENT_CALLER.get()
+        if caller is None:
+            return
+        limit = caller.organisation.rate_limit
+        step = max(1, int(limit.burst))  # never ask for more than a full bucket holds
+        for start in range(0, cost, step):
+            await self._limiter.wait(
+                caller.organisation.id, limit.per_second, limit.burst, min(step, cost - start)
+            )
 
     async def _decide_chunk(
         self, requests: list[eligibility_pb2.CheckRequest]

@@ -6,17 +6,20 @@ INTERNAL with no internal text leaked (the exception is logged instead).
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from gateway.auth.errors import AuthenticationError, PermissionDeniedError, RateLimitedError
 from gateway.errors import (
+    DeadlineRequiredError,
     DeadlineTooShortError,
     GatewayError,
     HubUnavailableError,
@@ -68,8 +71,26 @@ def _resource_info(exc: Exception) -> list[Any]:
     ]
 
 
+def _auth_info(exc: Exception) -> list[Any]:
+    reason = getattr(exc, "reason", "") or type(exc).__name__
+    return [error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN)]
+
+
+def _retry_info(exc: Exception) -> list[Any]:
+    delay = duration_pb2.Duration()
+    delay.FromTimedelta(dt.timedelta(seconds=getattr(exc, "retry_after_s", 1.0)))
+    return [
+        error_details_pb2.RetryInfo(retry_delay=delay),
+        error_details_pb2.ErrorInfo(reason="RATE_LIMITED", domain=ERROR_DOMAIN),
+    ]
+
+
 # Order matters: the first matching class wins, so subclasses come before their roots.
 STATUS_TABLE: tuple[tuple[type[Exception], int, Callable[[Exception], list[Any]]], ...] = (
+    (AuthenticationError, code_pb2.UNAUTHENTICATED, _auth_info),
+    (PermissionDeniedError, code_pb2.PERMISSION_DENIED, _auth_info),
+    (RateLimitedError, code_pb2.RESOURCE_EXHAUSTED, _retry_info),
+    (DeadlineRequiredError, code_pb2.INVALID_ARGUMENT, _error_info("DEADLINE_REQUIRED")),
     (InvalidRequestError, code_pb2.INVALID_ARGUMENT, _bad_request),
     (LimitExceededError, code_pb2.INVALID_ARGUMENT, _bad_request),
     (UnknownProgramError, code_pb2.NOT_FOUND, _resource_info),

@@ -72,7 +72,7 @@ async def test_serve_runs_a_hub_from_a_config_file(tmp_path: Path) -> None:
     population: PopulationSummary = build_population(tmp_path / "data", households=30)
     agencies = await start_simulated_agencies(population.data_dir)
     try:
-        lines = ["listen: 127.0.0.1:0", "agencies:"]
+        lines = ["listen: 127.0.0.1:0", "insecure: true", "agencies:"]
         lines += [f"  - {{agency_id: {a}, target: '{t}'}}" for a, t in agencies.targets()]
         config = tmp_path / "hub.yaml"
         config.write_text("\n".join(lines) + "\n", encoding="utf-8")

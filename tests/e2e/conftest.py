@@ -43,6 +43,7 @@ def hub_config(running: SimulatedAgencies, **overrides: object) -> HubConfig:
         listen="127.0.0.1:0",
         agencies=tuple(AgencyEndpoint(a, t) for a, t in running.targets()),
         coalesce_window_ms=1.0,
+        insecure=True,
     )
     return dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
 

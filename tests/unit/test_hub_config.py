@@ -19,7 +19,7 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_file_and_environment_are_combined(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        "listen: 0.0.0.0:6000\nprograms_dir: programs\nagency_timeout_ms: 900\n"
+        "listen: 0.0.0.0:6000\nprograms_dir: programs\nagency_timeout_ms: 900\ninsecure: true\n"
         "agencies:\n  - {agency_id: tax, target: 'tax.internal:443'}\n",
     )
     config = load_hub_config(path, env={"SAKHA_AGENCY_TIMEOUT_MS": "1500"})
@@ -29,8 +29,22 @@ def test_file_and_environment_are_combined(tmp_path: Path) -> None:
     assert config.agency_timeout_ms == 1500
 
 
+def test_security_files_are_required_unless_insecure(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="tls_cert_file, tls_key_file, clients_file"):
+        load_hub_config(None, env={})
+    path = write(
+        tmp_path,
+        "tls_cert_file: pki/hub.pem\ntls_key_file: pki/hub.key\nclients_file: clients.yaml\n"
+        "agency_ca_file: pki/ca.pem\nagency_client_cert_file: pki/hub-client.pem\n"
+        "agency_client_key_file: pki/hub-client.key\n",
+    )
+    config = load_hub_config(path, env={})
+    assert config.tls_cert_file == tmp_path / "pki" / "hub.pem"
+    assert config.clients_file == tmp_path / "clients.yaml"
+
+
 def test_no_file_gives_the_defaults(tmp_path: Path) -> None:
-    assert load_hub_config(None, env={}) == HubConfig()
+    assert load_hub_config(None, env={"SAKHA_INSECURE": "1"}) == HubConfig(insecure=True)
 
 
 @pytest.mark.parametrize(
