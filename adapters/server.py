@@ -42,6 +42,7 @@ from adapters.errors import (
     SourceFailureError,
     UnknownAttributeError,
 )
+from adapters.malformed import RejectMalformedMessages
 from adapters.sdk import Adapter
 
 _LOG = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ async def create_adapter_server(
     """
     await adapter.check()
     server = grpc.aio.server(
-        interceptors=interceptors,
+        interceptors=(RejectMalformedMessages(), *interceptors),
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import click
 import grpc
@@ -19,9 +19,13 @@ from rich.table import Table
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
 from gateway import environment, render
+from gateway.auth.errors import AuthError
+from gateway.auth.tokens import issue_token, load_private_key
+from gateway.client_profile import ProfileError, default_profile_path
 from gateway.config import ConfigError, load_hub_config
 from gateway.demo import DemoOptions, default_data_dir, run_demo
 from gateway.engine.errors import EngineError
+from gateway.hub_connection import HubConnection
 from gateway.programs.errors import ProgramError
 from gateway.programs.loader import load_programs
 from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
@@ -50,9 +54,35 @@ def main(verbose: int) -> None:
 )
 @click.option("--households", default=10_000, show_default=True)
 @click.option("--seed", default=20261121, show_default=True)
-def demo(port: int, data_dir: Path | None, households: int, seed: int) -> None:
+@click.option(
+    "--insecure",
+    is_flag=True,
+    help="No TLS, no tokens, no mutual TLS to agencies: local debugging only.",
+)
+@click.option(
+    "--profile",
+    "profile_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the client profile [default: $XDG_CONFIG_HOME/sakha/profile.yaml].",
+)
+def demo(
+    port: int,
+    data_dir: Path | None,
+    households: int,
+    seed: int,
+    insecure: bool,
+    profile_path: Path | None,
+) -> None:
     """Generate the population (first run), start the 30 agencies and the hub."""
-    options = DemoOptions(port, (data_dir or default_data_dir()).resolve(), households, seed)
+    options = DemoOptions(
+        port,
+        (data_dir or default_data_dir()).resolve(),
+        households,
+        seed,
+        insecure=insecure,
+        profile_path=profile_path,
+    )
     asyncio.run(run_demo(options, Console(soft_wrap=True, highlight=False)))
 
 
@@ -103,11 +133,30 @@ def adapter() -> None:
     metavar="NAME=VALUE",
     help="Placeholder value for the config, e.g. data_dir=/srv/agency.",
 )
-def adapter_serve(config_path: Path, listen: str, variables: tuple[str, ...]) -> None:
+@click.option(
+    "--tls-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Folder made by `sakha pki init` (or holding ca.pem and agencies/ID.pem/.key): "
+    "serve mutual TLS and admit only the hub's client certificate.",
+)
+@click.option("--insecure", is_flag=True, help="Plaintext, any caller: local debugging only.")
+def adapter_serve(
+    config_path: Path,
+    listen: str,
+    variables: tuple[str, ...],
+    tls_dir: Path | None,
+    insecure: bool,
+) -> None:
     """Serve one agency's data as a ConnectorService."""
     from adapters.config import load_adapter_config  # noqa: PLC0415
     from adapters.errors import AdapterConfigError  # noqa: PLC0415
     from adapters.server import create_adapter_server  # noqa: PLC0415
+    from gateway.pki.ca import PkiError, PkiLayout  # noqa: PLC0415
+    from gateway.pki.tls import RequirePeerIdentity, adapter_server_credentials  # noqa: PLC0415
+
+    if (tls_dir is None) == (not insecure):
+        raise click.UsageError("give --tls-dir (mutual TLS) or --insecure, exactly one")
 
     malformed = [v for v in variables if "=" not in v]
     if malformed:
@@ -119,8 +168,19 @@ def adapter_serve(config_path: Path, listen: str, variables: tuple[str, ...]) ->
 
     async def run() -> None:
         loaded = load_adapter_config(config_path, variables=pairs)
+        tls: dict[str, Any] = {}
+        if tls_dir is not None:
+            agency_id = loaded.describe().agency_id
+            tls = {
+                "server_credentials": adapter_server_credentials(PkiLayout(tls_dir), agency_id),
+                "interceptors": (RequirePeerIdentity(),),
+            }
+        else:
+            click.echo("INSECURE: plaintext, any caller may ask — local debugging only", err=True)
         try:
-            server, bound = await create_adapter_server(loaded, host or "127.0.0.1", int(port_text))
+            server, bound = await create_adapter_server(
+                loaded, host or "127.0.0.1", int(port_text), **tls
+            )
         except BaseException:
             await loaded.close()
             raise
@@ -133,12 +193,41 @@ def adapter_serve(config_path: Path, listen: str, variables: tuple[str, ...]) ->
 
     try:
         asyncio.run(run())
-    except AdapterConfigError as exc:
+    except (AdapterConfigError, PkiError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _connection_options(command: Callable[..., None]) -> Callable[..., None]:
+    """--server, --profile and --insecure, shared by the commands that call the hub."""
+    command = click.option(
+        "--insecure",
+        is_flag=True,
+        help="Plaintext, no token: only for a hub started with insecure: true.",
+    )(command)
+    command = click.option(
+        "--profile",
+        "profile_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Client profile (CA, key, organisation) [default: $SAKHA_PROFILE or "
+        "$XDG_CONFIG_HOME/sakha/profile.yaml, written by `sakha demo`].",
+    )(command)
+    return click.option(
+        "--server", default=None, help="Hub address, host:port [default: the profile's]."
+    )(command)
+
+
+def _connect(server: str | None, profile_path: Path | None, insecure: bool) -> HubConnection:
+    try:
+        return HubConnection.resolve(
+            server=server, profile_path=profile_path or default_profile_path(), insecure=insecure
+        )
+    except ProfileError as exc:
         raise click.ClickException(str(exc)) from exc
 
 
 @main.command()
-@click.option("--server", required=True, help="Hub address, host:port.")
+@_connection_options
 @click.option("--program", required=True)
 @click.option("--subject", required=True, help="The subject's 10-digit national ID.")
 @click.option("--purpose", required=True)
@@ -147,7 +236,9 @@ def adapter_serve(config_path: Path, listen: str, variables: tuple[str, ...]) ->
 @click.option("--lang", type=_LANG, default="en", show_default=True)
 @click.option("--timeout", default=10.0, show_default=True, help="Deadline in seconds.")
 def check(
-    server: str,
+    server: str | None,
+    profile_path: Path | None,
+    insecure: bool,
     program: str,
     subject: str,
     purpose: str,
@@ -161,10 +252,12 @@ def check(
         national_id=subject, program_id=program, purpose=purpose, request_id=request_id
     )
 
+    connection = _connect(server, profile_path, insecure)
+
     async def run() -> eligibility_pb2.CheckResult:
-        async with grpc.aio.insecure_channel(server) as channel:
+        async with connection.channel() as channel:
             stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
-            return await stub.Check(request, timeout=timeout)
+            return await stub.Check(request, timeout=timeout, metadata=connection.metadata())
 
     result = _call(lambda: asyncio.run(run()))
     if as_json:
@@ -174,7 +267,7 @@ def check(
 
 
 @main.command("check-batch")
-@click.option("--server", required=True, help="Hub address, host:port.")
+@_connection_options
 @click.option("--program", required=True)
 @click.option("--purpose", required=True)
 @click.option(
@@ -188,7 +281,9 @@ def check(
 @click.option("--lang", type=_LANG, default="en", show_default=True)
 @click.option("--timeout", default=3600.0, show_default=True, help="Deadline in seconds.")
 def check_batch(
-    server: str,
+    server: str | None,
+    profile_path: Path | None,
+    insecure: bool,
     program: str,
     purpose: str,
     in_path: TextIO,
@@ -197,6 +292,7 @@ def check_batch(
     timeout: float,
 ) -> None:
     """Re-assess a caseload with CheckBatch: CSV in, one CSV row per subject out."""
+    connection = _connect(server, profile_path, insecure)
     rows = list(_read_subjects(in_path))
     if not rows:
         raise click.ClickException("the input CSV holds no subjects")
@@ -225,11 +321,11 @@ def check_batch(
     async def run(progress: Progress) -> dict[str, int]:
         task = progress.add_task("checking", total=len(rows))
         counts: dict[str, int] = {}
-        options = [("grpc.max_receive_message_length", 64 * 1024 * 1024)]
-        async with grpc.aio.insecure_channel(server, options=options) as channel:
+        async with connection.channel() as channel:
             stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
             index = 0
-            async for result in stub.CheckBatch(requests(), timeout=timeout):
+            batch = stub.CheckBatch(requests(), timeout=timeout, metadata=connection.metadata())
+            async for result in batch:
                 national_id = rows[index][0]
                 index += 1
                 decision = render.decision_name(result.decision)
@@ -274,6 +370,86 @@ def _read_subjects(handle: TextIO) -> Iterator[tuple[str, str]]:
         raise click.ClickException("the input CSV needs a national_id column")
     for row in reader:
         yield row["national_id"], row.get("request_id") or ""
+
+
+@main.group()
+def token() -> None:
+    """Mint client tokens (development and testing)."""
+
+
+@token.command("issue")
+@click.option("--org", "organisation", required=True, help="Organisation id (the iss claim).")
+@click.option(
+    "--key",
+    "key_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The organisation's private key (PEM, Ed25519 or P-256).",
+)
+@click.option("--kid", default=None, help="Key id registered for the key [default: ORG-1].")
+@click.option("--operator", default=None, help="The person or system acting (sub claim).")
+@click.option("--audience", default="sakha-hub", show_default=True)
+@click.option("--ttl", "ttl_s", default=600, show_default=True, help="Lifetime in seconds.")
+def token_issue(
+    organisation: str,
+    key_file: Path,
+    kid: str | None,
+    operator: str | None,
+    audience: str,
+    ttl_s: int,
+) -> None:
+    """Print a signed token for ORG, for `authorization: Bearer <token>`."""
+    try:
+        private_key = load_private_key(key_file)
+    except AuthError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        issue_token(
+            organisation_id=organisation,
+            operator=operator or os.environ.get("USER", "operator"),
+            private_key=private_key,
+            kid=kid or f"{organisation}-1",
+            audience=audience,
+            ttl_s=ttl_s,
+        )
+    )
+
+
+@main.group()
+def pki() -> None:
+    """The development PKI for TLS to clients and mutual TLS to agencies."""
+
+
+@pki.command("init")
+@click.option(
+    "--out",
+    "folder",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the CA, the hub's and the agencies' keys and certificates.",
+)
+@click.option(
+    "--agency",
+    "agencies",
+    multiple=True,
+    help="An agency id to certify (repeatable) [default: the 30 simulated agencies].",
+)
+@click.option("--host", "hosts", multiple=True, help="Extra host name or IP for the hub.")
+def pki_init(folder: Path, agencies: tuple[str, ...], hosts: tuple[str, ...]) -> None:
+    """Create (or complete) a development CA and certificates; existing valid ones are kept."""
+    from adapters.simulated.catalogue import agency_config_paths  # noqa: PLC0415
+    from gateway.pki.ca import PkiError, init_pki  # noqa: PLC0415
+
+    ids = agencies or tuple(p.stem for p in agency_config_paths())
+    try:
+        layout = init_pki(folder, agencies=ids, hub_hosts=("localhost", "127.0.0.1", *hosts))
+    except PkiError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"CA: {layout.ca_cert}\nhub: {layout.hub_cert} (clients), "
+        f"{layout.hub_client_cert} (to agencies)\nagencies: {len(ids)} in "
+        f"{layout.agencies_dir}"
+    )
 
 
 class _ProgramCommands(click.Group):

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from gateway import environment
+from gateway.pki.ca import TlsFiles
 
 
 class ConfigError(Exception):
@@ -135,6 +136,25 @@ class HubConfig:
                 raise ConfigError(
                     f"{', '.join(missing)} must be set (or insecure: true, for local debugging)"
                 )
+
+
+def agency_tls_files(config: HubConfig) -> TlsFiles:
+    """The files of the hub's mutual TLS towards agencies (a secure config has them all)."""
+    ca, cert, key = (
+        config.agency_ca_file,
+        config.agency_client_cert_file,
+        config.agency_client_key_file,
+    )
+    if ca is None or cert is None or key is None:
+        raise ConfigError("agency_ca_file, agency_client_cert_file, agency_client_key_file")
+    return TlsFiles(ca, cert, key)
+
+
+def client_tls_files(config: HubConfig) -> TlsFiles:
+    """The hub's certificate and key for its client-facing TLS port."""
+    if config.tls_cert_file is None or config.tls_key_file is None or config.agency_ca_file is None:
+        raise ConfigError("tls_cert_file and tls_key_file must be set")
+    return TlsFiles(config.agency_ca_file, config.tls_cert_file, config.tls_key_file)
 
 
 _INT_ENV = {

@@ -17,9 +17,14 @@ from pathlib import Path
 from rich.console import Console
 
 from adapters.simulated.build import PopulationSummary, ensure_population
+from adapters.simulated.catalogue import agency_config_paths
 from adapters.simulated.host import start_simulated_agencies
+from gateway.client_profile import default_profile_path, save_profile
 from gateway.config import AgencyEndpoint, HubConfig
+from gateway.demo_security import DemoSecurity, prepare_demo_security
 from gateway.hub import Hub, start_hub
+from gateway.programs.loader import load_programs
+from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
 
 
 def default_data_dir() -> Path:
@@ -44,6 +49,8 @@ class DemoOptions:
     data_dir: Path
     households: int
     seed: int
+    insecure: bool = False
+    profile_path: Path | None = None
 
 
 async def run_demo(options: DemoOptions, console: Console) -> None:
@@ -53,14 +60,30 @@ async def run_demo(options: DemoOptions, console: Console) -> None:
     summary = await asyncio.to_thread(
         ensure_population, options.data_dir, households=options.households, seed=options.seed
     )
-    agencies = await start_simulated_agencies(options.data_dir)
-    try:
-        config = HubConfig(
-            insecure=True,
-            listen=f"127.0.0.1:{options.port}",
-            agencies=tuple(AgencyEndpoint(a, t) for a, t in agencies.targets()),
+    security = None
+    if options.insecure:
+        console.print(
+            "[bold red]INSECURE DEMO: no TLS, no tokens, no mutual TLS to agencies. "
+            "Local debugging only.[/]"
         )
+    else:
+        security = await asyncio.to_thread(
+            prepare_demo_security,
+            options.data_dir,
+            [p.stem for p in agency_config_paths()],
+            load_programs(BUILTIN_PROGRAMS_DIR),
+        )
+    agencies = await start_simulated_agencies(
+        options.data_dir, pki=security.pki if security else None
+    )
+    try:
+        config = _hub_config(options, agencies.targets(), security)
         hub = await start_hub(config)
+        if security is not None:
+            save_profile(
+                security.profile(f"127.0.0.1:{hub.port}"),
+                options.profile_path or default_profile_path(),
+            )
     except BaseException:
         await agencies.stop(None)
         raise
@@ -70,7 +93,15 @@ async def run_demo(options: DemoOptions, console: Console) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         elapsed = time.perf_counter() - started
-        _print_welcome(console, hub, summary, len(agencies.agencies), elapsed)
+        profile = None if security is None else options.profile_path or default_profile_path()
+        _print_welcome(
+            console,
+            hub,
+            summary,
+            agencies=len(agencies.agencies),
+            elapsed=elapsed,
+            profile=profile,
+        )
         await stop.wait()
         console.print("stopping…")
     finally:
@@ -79,6 +110,26 @@ async def run_demo(options: DemoOptions, console: Console) -> None:
         await hub.stop(2.0)
         await agencies.stop(1.0)
     console.print("stopped: hub and agencies are down")
+
+
+def _hub_config(
+    options: DemoOptions, targets: list[tuple[str, str]], security: DemoSecurity | None
+) -> HubConfig:
+    endpoints = tuple(AgencyEndpoint(a, t) for a, t in targets)
+    listen = f"127.0.0.1:{options.port}"
+    if security is None:
+        return HubConfig(listen=listen, agencies=endpoints, insecure=True)
+    pki = security.pki
+    return HubConfig(
+        listen=listen,
+        agencies=endpoints,
+        tls_cert_file=pki.hub_cert,
+        tls_key_file=pki.hub_key,
+        clients_file=security.clients_file,
+        agency_ca_file=pki.ca_cert,
+        agency_client_cert_file=pki.hub_client_cert,
+        agency_client_key_file=pki.hub_client_key,
+    )
 
 
 def write_sample_caseload(summary: PopulationSummary, path: Path) -> int:
@@ -96,16 +147,29 @@ def write_sample_caseload(summary: PopulationSummary, path: Path) -> int:
 
 
 def _print_welcome(
-    console: Console, hub: Hub, summary: PopulationSummary, agencies: int, elapsed: float
+    console: Console,
+    hub: Hub,
+    summary: PopulationSummary,
+    *,
+    agencies: int,
+    elapsed: float,
+    profile: Path | None,
 ) -> None:
     sakha = sakha_command()
     server = f"127.0.0.1:{hub.port}"
+    # Without a profile (insecure demo) the CLI must be told to speak plaintext.
+    plain = " --insecure" if profile is None else ""
     caseload = summary.data_dir / "caseload.csv"
     heads = write_sample_caseload(summary, caseload)
     console.print(
         f"\n[bold green]Sakha demo hub listening on {server}[/] — {agencies} agencies, "
         f"started in {elapsed:.1f} s. Ctrl-C stops everything.\n"
     )
+    if profile is not None:
+        console.print(
+            "TLS to clients, mutual TLS to every agency and signed client tokens are on. "
+            f"Client profile (key, CA, server) for the CLI: {profile}"
+        )
     console.print(f"population: {summary.persons} persons in {summary.households} households")
     console.print("sample national IDs:")
     samples = dict(summary.samples)
@@ -126,11 +190,11 @@ def _print_welcome(
             continue
         purpose = hub.registry.get(program_id).purposes[0]
         console.print(
-            f"  {sakha} check --server {server} --program {program_id} "
+            f"  {sakha} check --server {server}{plain} --program {program_id} "
             f"--purpose {purpose} --subject {subject}{extra}"
         )
     console.print(
-        f"  {sakha} check-batch --server {server} --program livelihood_basket "
+        f"  {sakha} check-batch --server {server}{plain} --program livelihood_basket "
         f"--purpose caseload_review --in {shlex.quote(str(caseload))} "
         f"--out sakha-results.csv   # {heads} household heads\n",
         soft_wrap=True,

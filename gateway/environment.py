@@ -20,6 +20,9 @@ SAKHA_COALESCE_WINDOW_MS = "SAKHA_COALESCE_WINDOW_MS"
 SAKHA_INSECURE = "SAKHA_INSECURE"
 """Set to 1 to run without TLS and tokens (config key ``insecure``): local debugging only."""
 
+SAKHA_PROFILE = "SAKHA_PROFILE"
+"""Path of the client profile the CLI uses (default: $XDG_CONFIG_HOME/sakha/profile.yaml)."""
+
 SAKHA_LOG_LEVEL = "SAKHA_LOG_LEVEL"
 """Python logging level name for the CLI (default WARNING)."""
 
@@ -29,5 +32,6 @@ ALL = (
     SAKHA_AGENCY_TIMEOUT_MS,
     SAKHA_COALESCE_WINDOW_MS,
     SAKHA_INSECURE,
+    SAKHA_PROFILE,
     SAKHA_LOG_LEVEL,
 )

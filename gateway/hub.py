@@ -13,17 +13,19 @@ from grpc_reflection.v1alpha import reflection
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
 from adapters.client import ConnectorClient
+from adapters.malformed import RejectMalformedMessages
 from gateway.auth.policy import AccessPolicy, Policy, UnsafeAllowAllPolicy
 from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.registry import ClientRegistry, load_client_registry
 from gateway.checking import Checker
-from gateway.config import ConfigError, HubConfig
+from gateway.config import ConfigError, HubConfig, agency_tls_files, client_tls_files
 from gateway.engine.catalogue import Catalogue
 from gateway.errors import HubUnavailableError
 from gateway.fanout import Agency, AgencyDirectory
 from gateway.interceptors.authn import AuthenticationInterceptor
 from gateway.interceptors.deadline import RequireDeadlineInterceptor
 from gateway.interceptors.ratelimit import RateLimitInterceptor
+from gateway.pki.tls import agency_channel_options, hub_channel_credentials, hub_server_credentials
 from gateway.programs.loader import ProgramRegistry, load_programs
 from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
 from gateway.service import EligibilityServicer
@@ -58,7 +60,16 @@ async def connect_agencies(config: HubConfig) -> tuple[AgencyDirectory, list[grp
         ("grpc.max_receive_message_length", config.agency_max_message_bytes),
         ("grpc.max_send_message_length", config.agency_max_message_bytes),
     ]
-    channels = [grpc.aio.insecure_channel(a.target, options=options) for a in config.agencies]
+    if config.insecure:
+        channels = [grpc.aio.insecure_channel(a.target, options=options) for a in config.agencies]
+    else:
+        credentials = hub_channel_credentials(agency_tls_files(config))
+        channels = [
+            grpc.aio.secure_channel(
+                a.target, credentials, options=[*options, *agency_channel_options(a.agency_id)]
+            )
+            for a in config.agencies
+        ]
     clients = [ConnectorClient(channel) for channel in channels]
     try:
         descriptions = await asyncio.gather(
@@ -148,7 +159,7 @@ async def start_hub(config: HubConfig) -> Hub:
         anonymous_allowed=security.anonymous_allowed,
     )
     server = grpc.aio.server(
-        interceptors=security.interceptors,
+        interceptors=(RejectMalformedMessages(), *security.interceptors),
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.agency_max_message_bytes),
@@ -160,7 +171,12 @@ async def start_hub(config: HubConfig) -> Hub:
     reflection.enable_server_reflection(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    port = server.add_insecure_port(config.listen)
+    if config.insecure:
+        port = server.add_insecure_port(config.listen)
+    else:
+        port = server.add_secure_port(
+            config.listen, hub_server_credentials(client_tls_files(config))
+        )
     if port == 0:
         raise HubUnavailableError(f"cannot listen on {config.listen}")
     await server.start()

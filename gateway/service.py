@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.rpc import code_pb2, status_pb2
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
+from adapters.malformed import MALFORMED_DETAIL, is_malformed
 from gateway import codec
 from gateway.auth.errors import AuthenticationError, AuthenticationReason, PermissionDeniedError
 from gateway.auth.policy import Policy
@@ -184,6 +186,13 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         results: list[eligibility_pb2.CheckResult | None] = [None] * len(requests)
         groups: dict[_Key, list[tuple[int, ValidCheck]]] = {}
         for index, request in enumerate(requests):
+            if is_malformed(request):
+                results[index] = eligibility_pb2.CheckResult(
+                    error=status_pb2.Status(
+                        code=code_pb2.INVALID_ARGUMENT, message=MALFORMED_DETAIL
+                    )
+                )
+                continue
             try:
                 check = self._validate(request)
             except Exception as exc:

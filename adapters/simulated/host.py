@@ -17,6 +17,8 @@ from adapters.config import load_adapter_config
 from adapters.sdk import Adapter
 from adapters.server import create_adapter_server
 from adapters.simulated.catalogue import agency_config_paths
+from gateway.pki.ca import PkiLayout
+from gateway.pki.tls import RequirePeerIdentity, adapter_server_credentials
 
 
 @dataclass
@@ -57,17 +59,34 @@ class SimulatedAgencies:
 
 
 async def start_simulated_agencies(
-    data_dir: Path, *, host: str = "127.0.0.1", only: set[str] | None = None
+    data_dir: Path,
+    *,
+    host: str = "127.0.0.1",
+    only: set[str] | None = None,
+    pki: PkiLayout | None = None,
 ) -> SimulatedAgencies:
-    """Start every simulated agency (or those in ``only``) over the population in data_dir."""
+    """Start every simulated agency (or those in ``only``) over the population in data_dir.
+
+    With ``pki`` each agency serves its own certificate over mutual TLS and admits only the
+    hub's client certificate; without it, plaintext (tests and benchmarks of the core only).
+    """
     started = SimulatedAgencies()
     try:
         for path in agency_config_paths():
             if only is not None and path.stem not in only:
                 continue
             adapter = load_adapter_config(path, variables={"data_dir": str(data_dir)})
-            server, port = await create_adapter_server(adapter, host, 0)
             agency_id = adapter.describe().agency_id
+            if pki is None:
+                server, port = await create_adapter_server(adapter, host, 0)
+            else:
+                server, port = await create_adapter_server(
+                    adapter,
+                    host,
+                    0,
+                    server_credentials=adapter_server_credentials(pki, agency_id),
+                    interceptors=(RequirePeerIdentity(),),
+                )
             started.agencies[agency_id] = RunningAgency(agency_id, adapter, server, port, host)
     except BaseException:
         await started.stop(None)

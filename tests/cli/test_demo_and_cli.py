@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import os
 import re
 import shlex
 import signal
@@ -28,9 +29,20 @@ async def _read_until(stream: asyncio.StreamReader, pattern: str, seen: list[str
             return line
 
 
-async def _run(command: list[str], cwd: Path) -> tuple[int, str]:
+def _env(config_home: Path | None) -> dict[str, str] | None:
+    """The environment with XDG_CONFIG_HOME moved, so the demo's profile stays in the test."""
+    if config_home is None:
+        return None
+    return {**os.environ, "XDG_CONFIG_HOME": str(config_home)}
+
+
+async def _run(command: list[str], cwd: Path, config_home: Path | None = None) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        *command, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        *command,
+        cwd=cwd,
+        env=_env(config_home),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=120)
     return proc.returncode or 0, out.decode()
@@ -41,6 +53,7 @@ async def test_demo_prints_working_commands_and_stops_on_ctrl_c(tmp_path: Path) 
     data_dir = tmp_path / "data"
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
+    config_home = tmp_path / "config"
     demo = await asyncio.create_subprocess_exec(
         *SAKHA,
         "demo",
@@ -50,6 +63,7 @@ async def test_demo_prints_working_commands_and_stops_on_ctrl_c(tmp_path: Path) 
         str(data_dir),
         "--households",
         "150",
+        env=_env(config_home),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )
@@ -72,10 +86,12 @@ async def test_demo_prints_working_commands_and_stops_on_ctrl_c(tmp_path: Path) 
         assert len(batches) == 1
 
         for command in checks:
-            code, out = await _run(command, elsewhere)
+            code, out = await _run(command, elsewhere, config_home)
             assert code == 0, out
             assert re.search(r"ELIGIBLE|INELIGIBLE|UNDETERMINED|DECISION_", out), out
-        code, out = await _run([*batches[0][:-1], str(elsewhere / "out.csv")], elsewhere)
+        code, out = await _run(
+            [*batches[0][:-1], str(elsewhere / "out.csv")], elsewhere, config_home
+        )
         assert code == 0, out
         with (elsewhere / "out.csv").open(encoding="utf-8") as handle:
             rows = list(csv.DictReader(handle))
@@ -96,10 +112,16 @@ async def test_demo_prints_working_commands_and_stops_on_ctrl_c(tmp_path: Path) 
                 "0499370898",
             ],
             elsewhere,
+            config_home,
         )
         assert code == 1
         assert "INVALID_ARGUMENT" in out
         assert "NATIONAL_ID_CHECK_DIGIT" in out
+        # The demo is secure: TLS and a token from the profile it wrote; plaintext fails.
+        assert (config_home / "sakha" / "profile.yaml").exists()
+        code, out = await _run([*checks[0], "--insecure"], elsewhere, config_home)
+        assert code == 1
+        assert "UNAVAILABLE" in out
     finally:
         if demo.returncode is None:
             demo.send_signal(signal.SIGINT)
@@ -143,6 +165,7 @@ async def test_check_against_an_unreachable_hub_says_so(tmp_path: Path) -> None:
             "0499370899",
             "--timeout",
             "2",
+            "--insecure",
         ],
         tmp_path,
     )

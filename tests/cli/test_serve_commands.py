@@ -7,6 +7,7 @@ import re
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -18,6 +19,10 @@ from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 from adapters.client import ConnectorClient
 from adapters.simulated.build import PopulationSummary, build_population
 from adapters.simulated.host import start_simulated_agencies
+from gateway.auth.registry import ClientKey, ClientRegistry, Organisation, Role
+from gateway.auth.tokens import generate_client_key, private_key_pem, verify_token
+from gateway.pki.ca import PkiLayout
+from gateway.pki.tls import agency_channel_options, hub_channel_credentials
 
 SAKHA = [sys.executable, "-m", "gateway.cli"]
 
@@ -59,7 +64,12 @@ async def test_adapter_serve_exposes_a_csv_export(tmp_path: Path) -> None:
     )
     async with (
         serving(
-            "adapter", "serve", "--config", str(config), ready=r"serving on [\d.]+:(\d+)"
+            "adapter",
+            "serve",
+            "--config",
+            str(config),
+            "--insecure",
+            ready=r"serving on [\d.]+:(\d+)",
         ) as match,
         ConnectorClient(f"127.0.0.1:{match.group(1)}") as client,
     ):
@@ -134,7 +144,7 @@ async def test_adapter_serve_fails_at_start_up_on_a_wrong_table(tmp_path: Path) 
         encoding="utf-8",
     )
     code, out = await _run(
-        "adapter", "serve", "--config", str(config), "--var", f"data_dir={tmp_path}"
+        "adapter", "serve", "--config", str(config), "--var", f"data_dir={tmp_path}", "--insecure"
     )
     assert code == 1
     assert "Traceback" not in out
@@ -153,7 +163,7 @@ async def test_adapter_serve_rejects_bad_options(
 ) -> None:
     config = tmp_path / "agency.yaml"
     config.write_text("agency_id: x\n", encoding="utf-8")
-    code, out = await _run("adapter", "serve", "--config", str(config), *args)
+    code, out = await _run("adapter", "serve", "--config", str(config), "--insecure", *args)
     assert code == 2
     assert message in out
 
@@ -175,3 +185,67 @@ async def test_programs_commands_report_errors_in_one_line(
     assert code == 1
     assert "Traceback" not in out
     assert message in out
+
+
+async def test_adapter_serve_with_mutual_tls_admits_only_the_hub(tmp_path: Path) -> None:
+    (tmp_path / "people.csv").write_text("national_id,m3\n0499370899,12\n", encoding="utf-8")
+    config = tmp_path / "agency.yaml"
+    config.write_text(
+        "agency_id: water\nname: Water\nname_fa: آب\ncsv: people.csv\n"
+        "attributes:\n  m3: {type: int64, unit: m3, sensitivity: personal}\n",
+        encoding="utf-8",
+    )
+    code, out = await _run("pki", "init", "--out", str(tmp_path / "pki"), "--agency", "water")
+    assert code == 0, out
+    layout = PkiLayout(tmp_path / "pki")
+    async with serving(
+        "adapter",
+        "serve",
+        "--config",
+        str(config),
+        "--tls-dir",
+        str(layout.folder),
+        ready=r"serving on [\d.]+:(\d+)",
+    ) as match:
+        target = f"127.0.0.1:{match.group(1)}"
+        hub = grpc.aio.secure_channel(
+            target, hub_channel_credentials(layout), options=agency_channel_options("water")
+        )
+        async with ConnectorClient(hub) as client:
+            description = await client.describe(timeout=5)
+        assert description.agency_id == "water"
+        async with ConnectorClient(target) as plaintext:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await plaintext.describe(timeout=5)
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_adapter_serve_needs_tls_or_an_explicit_insecure(tmp_path: Path) -> None:
+    config = tmp_path / "agency.yaml"
+    config.write_text("agency_id: x\n", encoding="utf-8")
+    code, out = await _run("adapter", "serve", "--config", str(config))
+    assert code == 2
+    assert "--tls-dir" in out
+
+
+async def test_token_issue_mints_a_token_the_registry_accepts(tmp_path: Path) -> None:
+    private_key, _ = generate_client_key("ed25519")
+    key_file = tmp_path / "org.key"
+    key_file.write_bytes(private_key_pem(private_key))
+    code, out = await _run(
+        "token", "issue", "--org", "city_relief", "--key", str(key_file), "--ttl", "120"
+    )
+    assert code == 0, out
+    registry = ClientRegistry(
+        [
+            Organisation(
+                id="city_relief",
+                name="City relief",
+                roles=frozenset({Role.CHECKER}),
+                keys=(ClientKey.from_public_key("city_relief-1", private_key.public_key()),),
+            )
+        ]
+    )
+    caller = verify_token(out.strip(), registry, audience="sakha-hub")
+    assert caller.organisation.id == "city_relief"
+    assert caller.expires_at - time.time() <= 120

@@ -219,6 +219,7 @@ def served_water(request: pytest.FixtureRequest, water_dir: Path) -> Iterator[st
         f"data_dir={water_dir}",
         "--listen",
         "127.0.0.1:0",
+        "--insecure",  # the guide's grpcurl examples use -plaintext; mTLS is in tests/pki
     ]
     process = subprocess.Popen(  # noqa: S603 - our own CLI, arguments built here
         command, cwd=water_dir, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -1,4 +1,9 @@
-"""A real stack for end-to-end tests: a small population, 30 agency servers, the hub."""
+"""A real stack for end-to-end tests: a small population, 30 agency servers, the hub.
+
+By default everything runs as in production: TLS to clients, a bearer token on every call,
+mutual TLS to every agency (each certificate naming its agency, agencies admitting only the
+hub). ``insecure=True`` stacks exist only for tests of the core that swap agencies freely.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -13,9 +19,14 @@ import pytest_asyncio
 from sakha.v1 import eligibility_pb2_grpc
 
 from adapters.simulated.build import PopulationSummary, build_population
+from adapters.simulated.catalogue import agency_config_paths
 from adapters.simulated.host import SimulatedAgencies, start_simulated_agencies
 from gateway.config import AgencyEndpoint, HubConfig
+from gateway.demo_security import DemoSecurity, prepare_demo_security
 from gateway.hub import Hub, start_hub
+from gateway.pki.tls import client_channel_credentials
+from gateway.programs.loader import load_programs
+from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
 
 TEST_HOUSEHOLDS = 200
 
@@ -24,6 +35,46 @@ TEST_HOUSEHOLDS = 200
 def population(tmp_path_factory: pytest.TempPathFactory) -> PopulationSummary:
     """A small deterministic population shared by every end-to-end test."""
     return build_population(tmp_path_factory.mktemp("population"), households=TEST_HOUSEHOLDS)
+
+
+@pytest.fixture(scope="session")
+def security(tmp_path_factory: pytest.TempPathFactory) -> DemoSecurity:
+    """A development PKI, client keys and a client registry, as the demo makes them."""
+    return prepare_demo_security(
+        tmp_path_factory.mktemp("security"),
+        [p.stem for p in agency_config_paths()],
+        load_programs(BUILTIN_PROGRAMS_DIR),
+    )
+
+
+def _with_token(details: Any, token: str) -> Any:
+    metadata = grpc.aio.Metadata(*(details.metadata or ()))
+    metadata.add("authorization", f"Bearer {token}")
+    return grpc.aio.ClientCallDetails(
+        details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
+    )
+
+
+class UnaryBearer(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
+    """Adds ``authorization: Bearer <token>`` to unary calls, as a client system would."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(_with_token(details, self.token), request)
+
+
+class StreamBearer(grpc.aio.StreamStreamClientInterceptor):  # type: ignore[type-arg]
+    """The same for streaming calls (grpc.aio takes one interceptor per call kind)."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    async def intercept_stream_stream(
+        self, continuation: Any, details: Any, request_iterator: Any
+    ) -> Any:
+        return await continuation(_with_token(details, self.token), request_iterator)
 
 
 @dataclass
@@ -35,32 +86,67 @@ class Stack:
     hub: Hub
     channel: grpc.aio.Channel
     stub: eligibility_pb2_grpc.EligibilityServiceAsyncStub
+    security: DemoSecurity | None
 
 
-def hub_config(running: SimulatedAgencies, **overrides: object) -> HubConfig:
-    """A hub config on port 0 pointing at the ``running`` agencies."""
-    config = HubConfig(
-        listen="127.0.0.1:0",
-        agencies=tuple(AgencyEndpoint(a, t) for a, t in running.targets()),
-        coalesce_window_ms=1.0,
-        insecure=True,
+def hub_config(
+    running: SimulatedAgencies, security: DemoSecurity | None, **overrides: object
+) -> HubConfig:
+    """A hub config on port 0 for the ``running`` agencies (plaintext if no ``security``)."""
+    endpoints = tuple(AgencyEndpoint(a, t) for a, t in running.targets())
+    if security is None:
+        config = HubConfig(listen="127.0.0.1:0", agencies=endpoints, insecure=True)
+    else:
+        pki = security.pki
+        config = HubConfig(
+            listen="127.0.0.1:0",
+            agencies=endpoints,
+            tls_cert_file=pki.hub_cert,
+            tls_key_file=pki.hub_key,
+            clients_file=security.clients_file,
+            agency_ca_file=pki.ca_cert,
+            agency_client_cert_file=pki.hub_client_cert,
+            agency_client_key_file=pki.hub_client_key,
+        )
+    return dataclasses.replace(config, coalesce_window_ms=1.0, **overrides)  # type: ignore[arg-type]
+
+
+def hub_channel(port: int, security: DemoSecurity | None, token: str | None = None) -> Any:
+    """A client channel to the hub: TLS with a bearer token, or plaintext."""
+    target = f"127.0.0.1:{port}"
+    if security is None:
+        return grpc.aio.insecure_channel(target)
+    token = token if token is not None else security.profile(target).bearer_token()
+    return grpc.aio.secure_channel(
+        target,
+        client_channel_credentials(security.pki.ca_cert),
+        interceptors=[UnaryBearer(token), StreamBearer(token)],  # type: ignore[list-item]
     )
-    return dataclasses.replace(config, **overrides)  # type: ignore[arg-type]
 
 
 async def open_stack(
-    population: PopulationSummary, data_dir: Path | None = None, **overrides: object
+    population: PopulationSummary,
+    security: DemoSecurity | None,
+    data_dir: Path | None = None,
+    **overrides: object,
 ) -> Stack:
     """Start the agencies and a hub (with config ``overrides``) and connect a stub."""
-    agencies = await start_simulated_agencies(data_dir or population.data_dir)
+    agencies = await start_simulated_agencies(
+        data_dir or population.data_dir, pki=security.pki if security else None
+    )
     try:
-        hub = await start_hub(hub_config(agencies, **overrides))
+        hub = await start_hub(hub_config(agencies, security, **overrides))
     except BaseException:
         await agencies.stop(None)
         raise
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{hub.port}")
+    channel = hub_channel(hub.port, security)
     return Stack(
-        population, agencies, hub, channel, eligibility_pb2_grpc.EligibilityServiceStub(channel)
+        population,
+        agencies,
+        hub,
+        channel,
+        eligibility_pb2_grpc.EligibilityServiceStub(channel),
+        security,
     )
 
 
@@ -72,9 +158,9 @@ async def close_stack(stack: Stack) -> None:
 
 
 @pytest_asyncio.fixture
-async def stack(population: PopulationSummary) -> AsyncIterator[Stack]:
-    """A fresh stack per test (agencies can be stopped without harming other tests)."""
-    started = await open_stack(population)
+async def stack(population: PopulationSummary, security: DemoSecurity) -> AsyncIterator[Stack]:
+    """A fresh secure stack per test (agencies can be stopped without harming others)."""
+    started = await open_stack(population, security)
     try:
         yield started
     finally:

@@ -11,6 +11,7 @@ from grpc_status import rpc_status
 from sakha.v1 import eligibility_pb2 as pb2
 
 from adapters.simulated.build import PopulationSummary
+from gateway.demo_security import DemoSecurity
 from tests.e2e.conftest import Stack, close_stack, open_stack
 
 LIVELIHOOD = "livelihood_basket"
@@ -107,9 +108,9 @@ async def test_deceased_subject_is_ineligible_and_no_other_agency_is_asked(stack
 
 
 async def test_a_stopped_agency_makes_the_decision_undetermined_naming_it(
-    population: PopulationSummary,
+    population: PopulationSummary, security: DemoSecurity
 ) -> None:
-    stack = await open_stack(population)
+    stack = await open_stack(population, security)
     try:
         await stack.agencies.stop_agency("tax")
         result = await stack.stub.Check(request(sample(population, "poor_head")), timeout=10)

@@ -11,6 +11,7 @@ from google.rpc import code_pb2
 from sakha.v1 import eligibility_pb2 as pb2
 
 from adapters.simulated.build import PopulationSummary
+from gateway.demo_security import DemoSecurity
 from tests.e2e.conftest import Stack, close_stack, open_stack
 
 PROGRAM = "livelihood_basket"
@@ -83,9 +84,9 @@ async def test_an_empty_batch_is_invalid_argument(stack: Stack) -> None:
 
 
 async def test_an_oversized_batch_is_invalid_argument_after_the_allowed_items(
-    population: PopulationSummary,
+    population: PopulationSummary, security: DemoSecurity
 ) -> None:
-    stack = await open_stack(population, max_batch_items=5, batch_chunk_items=2)
+    stack = await open_stack(population, security, max_batch_items=5, batch_chunk_items=2)
     try:
         subjects = heads(population, 7)
         requests = [batch_request(s, i) for i, s in enumerate(subjects)]

@@ -24,8 +24,10 @@ from adapters.server import create_adapter_server
 from adapters.simulated.build import PopulationSummary
 from adapters.simulated.host import SimulatedAgencies, start_simulated_agencies
 from gateway.config import AgencyEndpoint
+from gateway.demo_security import DemoSecurity
 from gateway.hub import start_hub
-from tests.e2e.conftest import hub_config
+from gateway.pki.tls import RequirePeerIdentity, adapter_server_credentials
+from tests.e2e.conftest import hub_channel, hub_config
 from tests.e2e.test_check import request, sample
 
 
@@ -77,18 +79,29 @@ class GarbageConnector(connector_pb2_grpc.ConnectorServiceServicer):
 
 
 @pytest_asyncio.fixture
-async def agencies(population: PopulationSummary) -> AsyncIterator[SimulatedAgencies]:
-    """The simulated agencies, stopped after the test."""
-    started = await start_simulated_agencies(population.data_dir)
+async def agencies(
+    population: PopulationSummary, security: DemoSecurity
+) -> AsyncIterator[SimulatedAgencies]:
+    """The simulated agencies over mutual TLS, stopped after the test."""
+    started = await start_simulated_agencies(population.data_dir, pki=security.pki)
     try:
         yield started
     finally:
         await started.stop(None)
 
 
+def as_tax(security: DemoSecurity) -> dict[str, Any]:
+    """Server arguments that make a stand-in serve the tax agency's certificate."""
+    return {
+        "server_credentials": adapter_server_credentials(security.pki, "tax"),
+        "interceptors": (RequirePeerIdentity(),),
+    }
+
+
 async def _check_with_replaced_tax(
     population: PopulationSummary,
     agencies: SimulatedAgencies,
+    security: DemoSecurity,
     server: grpc.aio.Server,
     port: int,
     **overrides: object,
@@ -97,11 +110,14 @@ async def _check_with_replaced_tax(
         AgencyEndpoint(a, f"127.0.0.1:{port}" if a == "tax" else t) for a, t in agencies.targets()
     )
     try:
-        hub = await start_hub(hub_config(agencies, agencies=endpoints, **overrides))
+        hub = await start_hub(hub_config(agencies, security, agencies=endpoints, **overrides))
         try:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{hub.port}") as channel:
+            async with hub_channel(hub.port, security) as channel:
                 stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
-                return await stub.Check(request(sample(population, "poor_head")), timeout=10)
+                result: pb2.CheckResult = await stub.Check(
+                    request(sample(population, "poor_head")), timeout=10
+                )
+                return result
         finally:
             await hub.stop(1.0)
     finally:
@@ -109,12 +125,12 @@ async def _check_with_replaced_tax(
 
 
 async def test_a_slow_agency_times_out_and_the_decision_is_undetermined(
-    population: PopulationSummary, agencies: SimulatedAgencies
+    population: PopulationSummary, agencies: SimulatedAgencies, security: DemoSecurity
 ) -> None:
     slow = SlowAdapter(agencies.agencies["tax"].adapter, delay_s=5.0)
-    server, port = await create_adapter_server(slow)
+    server, port = await create_adapter_server(slow, **as_tax(security))
     result = await _check_with_replaced_tax(
-        population, agencies, server, port, agency_timeout_ms=300
+        population, agencies, security, server, port, agency_timeout_ms=300
     )
     assert result.decision == pb2.DECISION_UNDETERMINED
     tax = next(s for s in result.sources if s.agency_id == "tax")
@@ -125,15 +141,15 @@ async def test_a_slow_agency_times_out_and_the_decision_is_undetermined(
 
 
 async def test_an_agency_answering_garbage_counts_as_an_error(
-    population: PopulationSummary, agencies: SimulatedAgencies
+    population: PopulationSummary, agencies: SimulatedAgencies, security: DemoSecurity
 ) -> None:
-    server = grpc.aio.server()
+    server = grpc.aio.server(interceptors=(RequirePeerIdentity(),))
     connector_pb2_grpc.add_ConnectorServiceServicer_to_server(
         GarbageConnector(agencies.agencies["tax"].adapter.describe()), server
     )
-    port = server.add_insecure_port("127.0.0.1:0")
+    port = server.add_secure_port("127.0.0.1:0", adapter_server_credentials(security.pki, "tax"))
     await server.start()
-    result = await _check_with_replaced_tax(population, agencies, server, port)
+    result = await _check_with_replaced_tax(population, agencies, security, server, port)
     assert result.decision == pb2.DECISION_UNDETERMINED
     assert "SOURCE_FAILED" in result.reason_codes
     tax = next(s for s in result.sources if s.agency_id == "tax")
@@ -141,10 +157,12 @@ async def test_an_agency_answering_garbage_counts_as_an_error(
 
 
 async def test_the_hub_splits_batches_for_an_agency_with_a_small_limit(
-    population: PopulationSummary, agencies: SimulatedAgencies
+    population: PopulationSummary, agencies: SimulatedAgencies, security: DemoSecurity
 ) -> None:
-    server, port = await create_adapter_server(SmallBatchAdapter(agencies.agencies["tax"].adapter))
-    result = await _check_with_replaced_tax(population, agencies, server, port)
+    server, port = await create_adapter_server(
+        SmallBatchAdapter(agencies.agencies["tax"].adapter), **as_tax(security)
+    )
+    result = await _check_with_replaced_tax(population, agencies, security, server, port)
     assert result.household_size > 3, "the sample household must outgrow the agency's limit"
     tax = next(s for s in result.sources if s.agency_id == "tax")
     assert tax.status in (pb2.SOURCE_STATUS_OK, pb2.SOURCE_STATUS_NOT_FOUND)
