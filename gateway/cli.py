@@ -435,14 +435,21 @@ def pki() -> None:
     help="An agency id to certify (repeatable) [default: the 30 simulated agencies].",
 )
 @click.option("--host", "hosts", multiple=True, help="Extra host name or IP for the hub.")
-def pki_init(folder: Path, agencies: tuple[str, ...], hosts: tuple[str, ...]) -> None:
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace an unusable or expiring CA (every certificate it issued is re-issued).",
+)
+def pki_init(folder: Path, agencies: tuple[str, ...], hosts: tuple[str, ...], force: bool) -> None:
     """Create (or complete) a development CA and certificates; existing valid ones are kept."""
     from adapters.simulated.catalogue import agency_config_paths  # noqa: PLC0415
     from gateway.pki.ca import PkiError, init_pki  # noqa: PLC0415
 
     ids = agencies or tuple(p.stem for p in agency_config_paths())
     try:
-        layout = init_pki(folder, agencies=ids, hub_hosts=("localhost", "127.0.0.1", *hosts))
+        layout = init_pki(
+            folder, agencies=ids, hub_hosts=("localhost", "127.0.0.1", *hosts), force=force
+        )
     except PkiError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(

@@ -51,8 +51,9 @@ class HubConfig:
         agencies: the agencies' endpoints.
         programs_dir: program files; None means the built-in programs.
         agency_timeout_ms: upper bound on one Fetch to one agency.
-        default_deadline_ms: deadline applied when a caller sends none.
-        max_deadline_ms: a caller's longer deadline is capped to this for unary checks.
+        max_deadline_ms: a unary call still running after this is ended (DEADLINE_EXCEEDED),
+            whatever deadline the caller set.
+        max_stream_deadline_ms: the same bound for a CheckBatch stream.
         max_batch_items: most requests one CheckBatch stream may carry.
         fetch_chunk_subjects: most subjects in one Fetch to one agency.
         batch_chunk_items: CheckBatch requests decided together as one unit of work.
@@ -63,7 +64,8 @@ class HubConfig:
         coalesce_max_items: a coalesced batch is sent as soon as it holds this many.
         coalesce_max_in_flight: coalesced batches of one program decided at once; a check
             arriving while fewer are in flight is sent at once, without waiting.
-        max_message_bytes: largest gRPC message accepted from a client.
+        max_message_bytes: largest gRPC message accepted from a client (a check request is
+            a few hundred bytes; this bounds what a buffered CheckBatch chunk can hold).
         agency_max_message_bytes: largest gRPC message accepted from an agency.
         grace_s: how long shutdown waits for in-flight checks.
         insecure: no TLS and no tokens — local debugging only; every other security
@@ -81,7 +83,6 @@ class HubConfig:
     agencies: tuple[AgencyEndpoint, ...] = ()
     programs_dir: Path | None = None
     agency_timeout_ms: int = 3000
-    default_deadline_ms: int = 10_000
     max_deadline_ms: int = 60_000
     max_batch_items: int = 2_000_000
     fetch_chunk_subjects: int = 1000
@@ -91,7 +92,8 @@ class HubConfig:
     coalesce_window_ms: float = 5.0
     coalesce_max_items: int = 256
     coalesce_max_in_flight: int = 1
-    max_message_bytes: int = 4 * 1024 * 1024
+    max_message_bytes: int = 64 * 1024
+    max_stream_deadline_ms: int = 4 * 3600 * 1000
     agency_max_message_bytes: int = 64 * 1024 * 1024
     grace_s: float = 5.0
     insecure: bool = False
@@ -108,8 +110,8 @@ class HubConfig:
     def __post_init__(self) -> None:
         positive = (
             "agency_timeout_ms",
-            "default_deadline_ms",
             "max_deadline_ms",
+            "max_stream_deadline_ms",
             "max_batch_items",
             "fetch_chunk_subjects",
             "batch_chunk_items",
@@ -202,8 +204,8 @@ def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if environment.SAKHA_LISTEN in env:
         values["listen"] = env[environment.SAKHA_LISTEN]
-    if env.get(environment.SAKHA_INSECURE, "") not in ("", "0", "false"):
-        values["insecure"] = True
+    if environment.SAKHA_INSECURE in env:
+        values["insecure"] = _flag(environment.SAKHA_INSECURE, env[environment.SAKHA_INSECURE])
     if environment.SAKHA_PROGRAMS_DIR in env:
         values["programs_dir"] = env[environment.SAKHA_PROGRAMS_DIR]
     for var, key in _INT_ENV.items():
@@ -213,6 +215,16 @@ def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
         if var in env:
             values[key] = _number(var, env[var], float)
     return values
+
+
+def _flag(var: str, text: str) -> bool:
+    """Only an unmistakable yes or no: a typo must never switch security off."""
+    word = text.strip().lower()
+    if word in ("1", "true", "yes"):
+        return True
+    if word in ("0", "false", "no", ""):
+        return False
+    raise ConfigError(f"{var}={text!r}: use 1/true/yes or 0/false/no")
 
 
 def _number(var: str, text: str, kind: type[int] | type[float]) -> int | float:

@@ -109,7 +109,17 @@ def _security(config: HubConfig, programs: ProgramRegistry) -> _Security:
             "INSECURE MODE: no TLS, no client authentication, every caller may run every "
             "program. For local debugging only; never expose this hub."
         )
-        return _Security(UnsafeAllowAllPolicy(), limiter, (RequireDeadlineInterceptor(),), True)
+        return _Security(
+            UnsafeAllowAllPolicy(),
+            limiter,
+            (
+                RequireDeadlineInterceptor(
+                    max_unary_s=config.max_deadline_ms / 1000,
+                    max_stream_s=config.max_stream_deadline_ms / 1000,
+                ),
+            ),
+            True,
+        )
     assert config.clients_file is not None  # noqa: S101 - HubConfig guarantees it when secure
     clients = load_client_registry(config.clients_file)
     _check_registry_programs(clients, programs)
@@ -120,7 +130,10 @@ def _security(config: HubConfig, programs: ProgramRegistry) -> _Security:
             leeway_s=config.token_leeway_s,
             max_lifetime_s=config.token_max_lifetime_s,
         ),
-        RequireDeadlineInterceptor(),
+        RequireDeadlineInterceptor(
+            max_unary_s=config.max_deadline_ms / 1000,
+            max_stream_s=config.max_stream_deadline_ms / 1000,
+        ),
         RateLimitInterceptor(limiter),
     )
     return _Security(AccessPolicy(clients), limiter, interceptors, False)

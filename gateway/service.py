@@ -28,6 +28,10 @@ from gateway.status import grpc_errors, grpc_stream_errors, status_for
 from gateway.validation import ValidCheck, validate_check
 
 _log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 4096
+"""Largest CheckBatch item: a real check request is a few hundred bytes, and chunks of items
+are buffered before they are decided, so this bounds a stream's memory."""
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
@@ -74,7 +78,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
             request_id=checks[0].request_id,
         )
 
-    def _validate(self, request: eligibility_pb2.CheckRequest) -> ValidCheck:
+    def _validate(self, request: eligibility_pb2.CheckRequest, method: str = "Check") -> ValidCheck:
         """Validate the request, then ask the policy whether this caller may run it."""
         check = validate_check(
             self._registry,
@@ -96,7 +100,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
                 SecurityEvent(
                     "permission_denied",
                     exc.reason,
-                    "Check",
+                    method,
                     "",
                     caller.organisation.id,
                     caller.operator,
@@ -138,6 +142,11 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
             try:
                 async for request in request_iterator:
                     count += 1
+                    if not is_malformed(request) and request.ByteSize() > MAX_REQUEST_BYTES:
+                        raise LimitExceededError(
+                            f"requests[{count - 1}]",
+                            f"a check request is at most {MAX_REQUEST_BYTES} bytes",
+                        )
                     if count > limit:
                         raise LimitExceededError(
                             "requests", f"a CheckBatch stream carries at most {limit} requests"
@@ -194,7 +203,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
                 )
                 continue
             try:
-                check = self._validate(request)
+                check = self._validate(request, "CheckBatch")
             except Exception as exc:
                 results[index] = eligibility_pb2.CheckResult(
                     request_id=request.request_id, error=status_for(exc)

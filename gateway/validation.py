@@ -56,6 +56,10 @@ def validate_check(
         violations.append(FieldViolation("program_id", "not a program id", "PROGRAM_ID_INVALID"))
     if not purpose:
         violations.append(FieldViolation("purpose", "required", "PURPOSE_MISSING"))
+    elif not _PROGRAM_ID.fullmatch(purpose):
+        violations.append(
+            FieldViolation("purpose", "not a purpose code (a-z, 0-9, _)", "PURPOSE_INVALID")
+        )
     if violations:
         raise InvalidRequestError(*violations)
     program = registry.get(program_id)

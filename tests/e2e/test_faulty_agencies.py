@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
+import pytest
 import pytest_asyncio
 from sakha.v1 import connector_pb2, connector_pb2_grpc, eligibility_pb2_grpc
 from sakha.v1 import eligibility_pb2 as pb2
@@ -167,3 +168,16 @@ async def test_the_hub_splits_batches_for_an_agency_with_a_small_limit(
     tax = next(s for s in result.sources if s.agency_id == "tax")
     assert tax.status in (pb2.SOURCE_STATUS_OK, pb2.SOURCE_STATUS_NOT_FOUND)
     assert result.decision == pb2.DECISION_ELIGIBLE
+
+
+async def test_the_hub_caps_a_call_whatever_deadline_the_caller_set(
+    population: PopulationSummary, agencies: SimulatedAgencies, security: DemoSecurity
+) -> None:
+    slow = SlowAdapter(agencies.agencies["tax"].adapter, delay_s=5.0)
+    server, port = await create_adapter_server(slow, **as_tax(security))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await _check_with_replaced_tax(
+            population, agencies, security, server, port, max_deadline_ms=300
+        )
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert "longest allowed deadline" in (caught.value.details() or "")

@@ -331,3 +331,24 @@ def _swap_targets(
     by_id = dict(targets)
     by_id[first], by_id[second] = by_id[second], by_id[first]
     return tuple(AgencyEndpoint(a, t) for a, t in sorted(by_id.items()))
+
+
+async def test_a_long_or_odd_purpose_is_invalid_not_echoed(stack: Stack) -> None:
+    bad = request(sample(stack.population, "poor_head"))
+    bad.purpose = "x" * 10_000
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stack.stub.Check(bad, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "x" * 100 not in (caught.value.details() or "")
+
+
+async def test_an_oversized_batch_item_ends_the_stream_as_invalid(stack: Stack) -> None:
+    item = request(sample(stack.population, "poor_head"))
+    item.request_id = "r" * 8000
+
+    async def items() -> AsyncIterator[pb2.CheckRequest]:
+        yield item
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        _ = [r async for r in stack.stub.CheckBatch(items(), timeout=10)]
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -71,3 +71,22 @@ def test_bad_configs_fail_at_start_up(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         load_hub_config(write(tmp_path, text), env=env)
+
+
+@pytest.mark.parametrize(
+    ("value", "insecure"),
+    [("1", True), ("true", True), ("YES", True), ("0", False), ("false", False), ("no", False)],
+)
+def test_sakha_insecure_takes_only_unmistakable_values(value: str, insecure: bool) -> None:
+    env = {"SAKHA_INSECURE": value}
+    if insecure:
+        assert load_hub_config(None, env=env).insecure
+    else:
+        with pytest.raises(ConfigError, match="must be set"):
+            load_hub_config(None, env=env)
+
+
+@pytest.mark.parametrize("value", ["disable", "off", "n", "tru"])
+def test_a_typo_in_sakha_insecure_is_an_error_not_insecure(value: str) -> None:
+    with pytest.raises(ConfigError, match="SAKHA_INSECURE"):
+        load_hub_config(None, env={"SAKHA_INSECURE": value})
