@@ -15,6 +15,18 @@ on SIGINT/SIGTERM (Ctrl-C reaches the whole process group) and ask the kernel fo
 their parent dies. Foreign commands (``sakha demo``, ``sakha check-batch``, py-spy) start
 through :func:`orphan_proof`, which sets the same parent-death signal before ``exec``.
 
+Security. By default every process talks plaintext and the hub runs ``insecure`` (no TLS,
+no tokens): the figures are the core's. :func:`prepare_security` creates the demo's security
+material once under the population's folder (``{data_dir}/security``: a development PKI,
+the demo organisation's key and the client registry) and reuses it; with it agencies serve
+mutual TLS (:func:`running_agencies` ``pki=``) and a hub is started as a :class:`Security`
+variant says. ``HubConfig`` knows only all (``insecure=False``) or nothing; the partial
+variants (TLS without tokens, client TLS without agency mTLS) switch parts off *inside the
+benchmark's hub process only*, by wrapping ``gateway.hub._security`` and
+``gateway.hub.connect_agencies`` with ``insecure=True`` copies of the config
+(:func:`_switch_off`), and ``verify_once`` memoises ``verify_token`` there; if those names
+change the child says so and stops.
+
 Run a child by hand with ``python -m bench._stack agencies|hub|both --help``.
 """
 
@@ -24,6 +36,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import json
 import logging
 import os
@@ -39,7 +52,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, S
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -48,11 +61,16 @@ from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 from adapters.client import ConnectorClient
 from adapters.sdk import AgencyDescription, FetchQuery, FetchResult
 from adapters.simulated.build import DEFAULT_SEED, PopulationSummary, ensure_population
+from adapters.simulated.catalogue import agency_config_paths
+from gateway.demo_security import DemoSecurity, prepare_demo_security
 from gateway.engine.catalogue import ALIVE, HOUSEHOLD_MEMBERS, Catalogue
 from gateway.engine.planner import AgencyRequest, Plan, plan
 from gateway.programs.loader import ProgramRegistry, load_programs
 from gateway.programs.model import ProgramUnit
 from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
+
+if TYPE_CHECKING:
+    from gateway.config import HubConfig
 
 DEFAULT_ROOT = Path("/tmp/sakha-bench")  # noqa: S108 - a documented, reusable scratch folder
 """Where populations are generated once and reused: ``{root}/households-{n}``."""
@@ -110,6 +128,50 @@ def living_persons(data_dir: Path) -> list[str]:
     )
 
 
+def prepare_security(data_dir: Path) -> DemoSecurity:
+    """The demo's security material under ``{data_dir}/security``: made once, then reused.
+
+    A development CA with certificates for the hub (server and client) and every simulated
+    agency, the demo organisation's Ed25519 key, and the client registry that lets it run
+    every program (rate limit 100,000/s, so the benchmark is never refused).
+    """
+    return prepare_demo_security(
+        data_dir, [p.stem for p in agency_config_paths()], load_programs(BUILTIN_PROGRAMS_DIR)
+    )
+
+
+@dataclass(frozen=True)
+class Security:
+    """Which parts of the hub's security a benchmark hub runs with.
+
+    ``tokens`` means the whole authentication chain of a secure hub: a bearer token verified
+    on every call, the organisation's authorization and its rate-limit bucket.
+    """
+
+    client_tls: bool = False
+    """TLS on the hub's client-facing port."""
+    agency_tls: bool = False
+    """Mutual TLS between hub and agencies (agencies admit only the hub's certificate)."""
+    tokens: bool = False
+    """Bearer token, authorization and rate limit on every call."""
+    verify_once: bool = False
+    """Benchmark only, not a hub feature: each distinct token's signature and claims are
+    verified once and the result reused until it expires (what verifying costs per call)."""
+
+    def __post_init__(self) -> None:
+        if self.tokens and not self.client_tls:
+            raise ValueError("tokens without client TLS is no configuration the hub has")
+        if self.verify_once and not self.tokens:
+            raise ValueError("verify_once needs tokens")
+        if self.agency_tls and not self.client_tls:
+            raise ValueError("agency mTLS without client TLS is not supported here")
+
+    @property
+    def insecure(self) -> bool:
+        """Nothing on: today's plaintext hub."""
+        return not (self.client_tls or self.agency_tls or self.tokens)
+
+
 def _civil_registry_ids(data_dir: Path, sql: str) -> list[str]:
     database = data_dir / "civil_registry.sqlite"
     with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
@@ -162,6 +224,25 @@ class Child:
     def pid(self) -> int:
         """The child's process id."""
         return self.process.pid
+
+    def ask(self, command: str) -> dict[str, Any]:
+        """Send ``command`` (one line on the child's stdin); return its one-line JSON answer.
+
+        A hub child answers ``work``: the checks it has decided, in how many coalesced
+        groups, and how many Fetch calls it made (:func:`_count_work`).
+
+        Raises:
+            RuntimeError: the child exited instead of answering.
+        """
+        if self.process.stdin is None or self.process.stdout is None:
+            raise RuntimeError("the child was started without pipes")
+        self.process.stdin.write(f"{command}\n".encode("ascii"))
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the child {self.pid} exited (code {self.process.wait()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
 
 
 @contextlib.contextmanager
@@ -232,25 +313,68 @@ class Stack:
     hub_pid: int
     agencies_pid: int
     agency_targets: tuple[tuple[str, str], ...]
+    hub_start_s: float = 0.0
+    """How long the hub's ``start_hub`` took (programs, agency channels and their Describe)."""
+    hub: Child | None = field(default=None, compare=False)
+    """The hub's child process (None in the demo layout)."""
 
 
 @contextlib.contextmanager
-def running_agencies(data_dir: Path) -> Iterator[Child]:
-    """The 30 simulated agencies over ``data_dir``, in a child process."""
-    with child("agencies", "--data-dir", str(data_dir)) as running:
+def running_agencies(data_dir: Path, *, pki: Path | None = None) -> Iterator[Child]:
+    """The 30 simulated agencies over ``data_dir``, in a child process.
+
+    With ``pki`` (a :class:`~gateway.pki.ca.PkiLayout` folder) each serves mutual TLS and
+    admits only the hub's client certificate (``RequirePeerIdentity``), as in ``sakha demo``.
+    """
+    tls = ("--pki", str(pki)) if pki is not None else ()
+    with child("agencies", "--data-dir", str(data_dir), *tls) as running:
         yield running
 
 
 @contextlib.contextmanager
 def running_hub(agencies: Child, **config: float) -> Iterator[Stack]:
-    """A hub in a child process, connected to ``agencies``; ``config`` overrides HubConfig."""
+    """An insecure hub in a child process, connected to ``agencies``; ``config`` overrides
+    HubConfig."""
+    with _hub_child(agencies, config) as stack:
+        yield stack
+
+
+@contextlib.contextmanager
+def running_secured_hub(
+    agencies: Child, security: Security, material: DemoSecurity, **config: float
+) -> Iterator[Stack]:
+    """A hub with the parts of its security ``security`` names, connected to ``agencies``.
+
+    ``material`` is :func:`prepare_security`'s; ``agencies`` must serve mutual TLS exactly
+    when ``security.agency_tls`` is set.
+    """
+    if security.insecure:
+        with _hub_child(agencies, config) as stack:
+            yield stack
+        return
+    described = {
+        "parts": dataclasses.asdict(security),
+        "pki": str(material.pki.folder),
+        "clients_file": str(material.clients_file),
+    }
+    with _hub_child(agencies, config, "--security", json.dumps(described)) as stack:
+        yield stack
+
+
+@contextlib.contextmanager
+def _hub_child(agencies: Child, config: Mapping[str, float], *extra: str) -> Iterator[Stack]:
     targets = agencies.ready["targets"]
-    with child("hub", "--targets", json.dumps(targets), "--config", json.dumps(config)) as hub:
+    with child(
+        "hub", "--targets", json.dumps(targets), "--config", json.dumps(config), *extra
+    ) as hub:
+        stamps = hub.ready.get("stamps", {})
         yield Stack(
             f"127.0.0.1:{hub.ready['port']}",
             hub.pid,
             agencies.pid,
             tuple((a, t) for a, t in targets),
+            stamps.get("hub", 0.0) - stamps.get("main", 0.0),
+            hub,
         )
 
 
@@ -292,6 +416,13 @@ def cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def busy_cpu_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all cores, every process; /proc/stat)."""
+    fields = Path("/proc/stat").read_text(encoding="ascii").splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / _CLOCK_TICKS
 
 
 @dataclass
@@ -564,6 +695,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--households", type=int, default=0, help="ensure this population (both)")
     parser.add_argument("--targets", default="[]", help="JSON [[agency_id, host:port], …] (hub)")
     parser.add_argument("--config", default="{}", help="JSON HubConfig overrides (hub, both)")
+    parser.add_argument("--pki", type=Path, help="PKI folder: agencies serve mutual TLS")
+    parser.add_argument(
+        "--security",
+        default="",
+        help="JSON {parts: {client_tls, agency_tls, tokens, verify_once}, pki, clients_file}",
+    )
     args = parser.parse_args(argv)
     _die_with_parent(args.parent_pid)
     logging.basicConfig(level=logging.WARNING, format=f"[{args.role}] %(levelname)s %(message)s")
@@ -580,11 +717,12 @@ def _die_with_parent(parent_pid: int) -> None:
 
 async def _serve(args: argparse.Namespace) -> None:
     from adapters.simulated.host import start_simulated_agencies  # noqa: PLC0415
-    from gateway.config import AgencyEndpoint, HubConfig  # noqa: PLC0415
     from gateway.hub import start_hub  # noqa: PLC0415
+    from gateway.pki.ca import PkiLayout  # noqa: PLC0415
 
     stamps = {"main": time.monotonic()}
-    stop = _stop_event()
+    work = _count_work() if args.role == "hub" else None
+    stop = _stop_event({"work": lambda: dict(work)} if work is not None else {})
     config: dict[str, Any] = json.loads(args.config)
     announce: dict[str, Any] = {"pid": os.getpid()}
     agencies = hub = None
@@ -593,18 +731,14 @@ async def _serve(args: argparse.Namespace) -> None:
             if args.households:
                 ensure_population(args.data_dir, households=args.households)
                 stamps["population"] = time.monotonic()
-            agencies = await start_simulated_agencies(args.data_dir)
+            pki = PkiLayout(args.pki) if args.pki is not None else None
+            agencies = await start_simulated_agencies(args.data_dir, pki=pki)
             stamps["agencies"] = time.monotonic()
             announce["targets"] = agencies.targets()
         if args.role in ("hub", "both"):
             targets = agencies.targets() if agencies is not None else json.loads(args.targets)
-            hub = await start_hub(
-                HubConfig(
-                    listen="127.0.0.1:0",
-                    agencies=tuple(AgencyEndpoint(a, t) for a, t in targets),
-                    **{"insecure": True, **config},
-                )
-            )
+            security = json.loads(args.security) if args.security else None
+            hub = await start_hub(_hub_config(targets, config, security))
             stamps["hub"] = time.monotonic()
             announce["port"] = hub.port
         announce["stamps"] = stamps
@@ -617,8 +751,135 @@ async def _serve(args: argparse.Namespace) -> None:
             await agencies.stop(None)
 
 
-def _stop_event() -> Callable[[], Awaitable[None]]:
-    """A coroutine function that returns when stdin closes or SIGINT/SIGTERM arrives."""
+def _hub_config(
+    targets: Sequence[Sequence[str]], overrides: Mapping[str, Any], security: dict[str, Any] | None
+) -> HubConfig:
+    """The hub's config: insecure, or with the demo's files and the variant's parts off."""
+    from gateway.config import AgencyEndpoint, HubConfig  # noqa: PLC0415
+    from gateway.pki.ca import PkiLayout  # noqa: PLC0415
+
+    endpoints = tuple(AgencyEndpoint(a, t) for a, t in targets)
+    if security is None:
+        return HubConfig(
+            listen="127.0.0.1:0", agencies=endpoints, **{"insecure": True, **overrides}
+        )
+    wanted = Security(**security["parts"])
+    _switch_off(wanted)
+    pki = PkiLayout(Path(security["pki"]))
+    return HubConfig(
+        listen="127.0.0.1:0",
+        agencies=endpoints,
+        tls_cert_file=pki.hub_cert,
+        tls_key_file=pki.hub_key,
+        clients_file=Path(security["clients_file"]),
+        agency_ca_file=pki.ca_cert,
+        agency_client_cert_file=pki.hub_client_cert,
+        agency_client_key_file=pki.hub_client_key,
+        **{**overrides, "insecure": False},
+    )
+
+
+def _switch_off(wanted: Security) -> None:
+    """Turn off, in this process only, the parts of a secure hub ``wanted`` leaves out.
+
+    ``HubConfig(insecure=False)`` turns everything on. Without tokens, the hub's security
+    chain is built as for an insecure hub (only the deadline interceptor, every caller
+    allowed) while its ports keep TLS; without agency mTLS, its agency channels are opened
+    as for an insecure hub (the agencies then serve plaintext).
+
+    Raises:
+        RuntimeError: ``gateway.hub`` no longer has the functions wrapped here.
+    """
+    import gateway.hub as hub_module  # noqa: PLC0415
+
+    if not wanted.tokens:
+        security_chain = getattr(hub_module, "_security", None)
+        if security_chain is None:
+            raise RuntimeError("gateway.hub._security is gone: TLS cannot be isolated from tokens")
+
+        def without_tokens(config: HubConfig, programs: ProgramRegistry) -> Any:
+            # An insecure chain logs its loud warning; here it is expected.
+            logging.getLogger(hub_module.__name__).setLevel(logging.ERROR)
+            return security_chain(dataclasses.replace(config, insecure=True), programs)
+
+        hub_module._security = without_tokens
+    if not wanted.agency_tls:
+        connect = hub_module.connect_agencies
+
+        async def plaintext_agencies(config: HubConfig) -> Any:
+            return await connect(dataclasses.replace(config, insecure=True))
+
+        hub_module.connect_agencies = plaintext_agencies
+    if wanted.verify_once:
+        _verify_each_token_once()
+
+
+def _verify_each_token_once() -> None:
+    """Make the hub's authentication interceptor verify each distinct token once.
+
+    The verified caller is reused for the same token string until its ``exp`` passes (as
+    a cache in the hub could); every other step of the chain still runs on every call.
+
+    Raises:
+        RuntimeError: ``gateway.interceptors.authn`` no longer calls ``verify_token``.
+    """
+    from gateway.interceptors import authn  # noqa: PLC0415
+
+    verify = getattr(authn, "verify_token", None)
+    if verify is None:
+        raise RuntimeError("gateway.interceptors.authn.verify_token is gone")
+    verified: dict[Any, Any] = {}
+
+    def verify_once(token: Any, *args: Any, **kwargs: Any) -> Any:
+        now = kwargs.get("now") or time.time()
+        caller = verified.get(token)
+        if caller is None or caller.expires_at <= now:
+            caller = verify(token, *args, **kwargs)
+            if len(verified) >= 1024:
+                verified.clear()
+            verified[token] = caller
+        return caller
+
+    setattr(authn, "verify_token", verify_once)  # noqa: B010 - not re-exported, replaced
+
+
+def _count_work() -> dict[str, int]:
+    """Count, in this hub process, coalesced groups, the checks in them and Fetch calls.
+
+    Wraps ``EligibilityServicer._decide_group`` and ``ConnectorClient.fetch`` (before the hub
+    is built, so the servicer's coalescer binds the wrapper); a name that is gone is simply
+    not counted. The counters are read with :meth:`Child.ask` ``("work")``.
+    """
+    from gateway.service import EligibilityServicer  # noqa: PLC0415
+
+    counts = {"groups": 0, "checks": 0, "fetches": 0}
+    decide = getattr(EligibilityServicer, "_decide_group", None)
+    if decide is not None:
+
+        async def counted_group(self: Any, key: Any, checks: Sequence[Any]) -> Any:
+            counts["groups"] += 1
+            counts["checks"] += len(checks)
+            return await decide(self, key, checks)
+
+        setattr(EligibilityServicer, "_decide_group", counted_group)  # noqa: B010
+    fetch = ConnectorClient.fetch
+
+    async def counted_fetch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        counts["fetches"] += 1
+        return await fetch(self, *args, **kwargs)
+
+    setattr(ConnectorClient, "fetch", counted_fetch)  # noqa: B010
+    return counts
+
+
+def _stop_event(
+    answers: Mapping[str, Callable[[], dict[str, Any]]],
+) -> Callable[[], Awaitable[None]]:
+    """A coroutine function that returns when stdin closes or SIGINT/SIGTERM arrives.
+
+    Meanwhile each line read from stdin that names one of ``answers`` is answered with one
+    JSON line on stdout.
+    """
     loop = asyncio.get_running_loop()
     stopped = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -627,8 +888,10 @@ def _stop_event() -> Callable[[], Awaitable[None]]:
     async def stdin_closed() -> None:
         reader = asyncio.StreamReader()
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-        while await reader.read(4096):
-            pass
+        while line := await reader.readline():
+            answer = answers.get(line.decode("ascii", "replace").strip())
+            if answer is not None:
+                print(json.dumps(answer()), flush=True)
         stopped.set()
 
     watcher = loop.create_task(stdin_closed())

@@ -125,13 +125,26 @@ async def measure(
     return Measured(RunSummary.of(results), medians(cpu))
 
 
-def hub_call(stub: eligibility_pb2_grpc.EligibilityServiceAsyncStub, program_id: str) -> Call:
-    """A Check of ``program_id`` through the hub; decided (not UNDETERMINED) is success."""
+Metadata = tuple[tuple[str, str], ...]
+"""gRPC call metadata (a bearer token, for a secure hub)."""
+
+
+def hub_call(
+    stub: eligibility_pb2_grpc.EligibilityServiceAsyncStub,
+    program_id: str,
+    metadata: Callable[[], Metadata] | None = None,
+) -> Call:
+    """A Check of ``program_id`` through the hub; decided (not UNDETERMINED) is success.
+
+    ``metadata`` is asked for each call's metadata (a secure hub's bearer token).
+    """
     purpose = PROGRAMS[program_id]
 
     async def call(subject: str) -> bool:
         result = await stub.Check(
-            _stack.check_request(subject, program_id, purpose, "bench"), timeout=30
+            _stack.check_request(subject, program_id, purpose, "bench"),
+            timeout=30,
+            metadata=metadata() if metadata is not None else None,
         )
         return result.decision in _DECIDED
 

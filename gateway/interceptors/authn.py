@@ -2,12 +2,19 @@
 
 The verified caller is put in :data:`CURRENT_CALLER` for the servicer (authorization needs
 the request's program and purpose, which only the servicer sees).
+
+A verified token is remembered (by its SHA-256, never the text) until it expires: a client
+reuses its token for many calls, and verifying the signature on each one cost ~90 µs of the
+event loop per call, enough to break up coalescing under load. The registry is fixed for the
+life of the hub, so a remembered verdict cannot go stale before ``exp``.
 """
 
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -27,6 +34,8 @@ CURRENT_CALLER: contextvars.ContextVar[Caller | None] = contextvars.ContextVar(
 """The authenticated caller of the call being served (None outside a call)."""
 
 _BEARER = "bearer "
+VERIFIED_CACHE_SIZE = 10_000
+"""Verified tokens remembered at once; the oldest is forgotten first."""
 
 
 class AuthenticationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic only in stubs
@@ -46,6 +55,31 @@ class AuthenticationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[typ
         self._leeway_s = leeway_s
         self._max_lifetime_s = max_lifetime_s
         self._clock = clock
+        self._verified: OrderedDict[bytes, Caller] = OrderedDict()
+
+    def authenticate(self, token: str) -> Caller:
+        """The caller ``token`` proves, from the cache or by verifying it.
+
+        Raises:
+            AuthenticationError: the token is missing, malformed, forged or expired.
+        """
+        now = self._clock()
+        key = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        cached = self._verified.get(key)
+        if cached is not None and now <= cached.expires_at + self._leeway_s:
+            return cached
+        caller = verify_token(
+            token,
+            self._registry,
+            audience=self._audience,
+            now=now,
+            leeway_s=self._leeway_s,
+            max_lifetime_s=self._max_lifetime_s,
+        )
+        self._verified[key] = caller
+        if len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return caller
 
     async def intercept_service(
         self,
@@ -61,14 +95,7 @@ class AuthenticationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[typ
 
         async def authenticate(context: Context) -> None:
             try:
-                caller = verify_token(
-                    token or "",
-                    self._registry,
-                    audience=self._audience,
-                    now=self._clock(),
-                    leeway_s=self._leeway_s,
-                    max_lifetime_s=self._max_lifetime_s,
-                )
+                caller = self.authenticate(token or "")
             except AuthenticationError as exc:
                 record(SecurityEvent("unauthenticated", exc.reason, method, context.peer()))
                 await abort_with(context, exc)
