@@ -422,7 +422,7 @@ def load_private_key(path: Path) -> PrivateKey:
             "(production signers keep keys in their own key store)"
         ) from None
     except (ValueError, UnsupportedAlgorithm):
-        raise KeyFileError(f"{path}: not a PEM private key (-----BEGIN PRIVATE KEY-----)") from None
+        raise KeyFileError(f"{path}: not a PEM private key (PKCS#8 PEM expected)") from None
     if key_algorithm(key) is None or not isinstance(
         key, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
     ):
