@@ -56,6 +56,7 @@ from adapters.sdk import (
     Sensitivity,
 )
 from adapters.sql import SqlAdapter, SqlColumn
+from adapters.strict_yaml import load_strict
 
 NAME = re.compile(r"[a-z_][a-z0-9_]*")
 """What agency ids, attribute names and query names look like."""
@@ -95,7 +96,7 @@ def load_adapter_config(
     """
     file = Path(path)
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = load_strict(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise AdapterConfigError(f"{file}: cannot read: {exc}") from exc
     try:

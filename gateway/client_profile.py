@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from adapters.strict_yaml import load_strict
 from gateway import environment
 from gateway.auth.tokens import issue_token, load_private_key
 
@@ -60,7 +61,7 @@ def default_profile_path() -> Path:
 def load_profile(path: Path) -> ClientProfile:
     """Read a profile; every defect is a :class:`ProfileError` naming the file."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_strict(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ProfileError(f"{path}: {exc}") from exc
     if not isinstance(raw, dict):

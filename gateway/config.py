@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from adapters.strict_yaml import load_strict
 from gateway import environment
 from gateway.pki.ca import TlsFiles
 
@@ -170,7 +171,7 @@ def load_hub_config(path: Path | None, env: Mapping[str, str] | None = None) -> 
     raw: dict[str, Any] = {}
     if path is not None:
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+            loaded = load_strict(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise ConfigError(f"{path}: {exc}") from exc
         if not isinstance(loaded, dict):

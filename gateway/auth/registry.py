@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import jwt
 import yaml
@@ -43,6 +43,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from adapters.strict_yaml import load_strict
 from gateway.auth.errors import RegistryError
 
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
@@ -208,21 +209,6 @@ class ClientRegistry:
 
 
 # --- reading the file -------------------------------------------------------------------------
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses duplicate mapping keys (a second ``roles:`` must not win)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, Hashable) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 class _Reader:
@@ -425,7 +411,7 @@ def load_client_registry(path: Path) -> ClientRegistry:
     except (OSError, UnicodeDecodeError) as exc:
         reader.fail("", f"cannot read the client registry: {exc}")
     try:
-        document = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        document = load_strict(text)
     except yaml.YAMLError as exc:
         reader.fail("", f"not valid YAML: {exc}")
     top = reader.mapping(document, "", ("organisations",))

@@ -55,15 +55,16 @@ import enum
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NoReturn, TypeVar
+from typing import NoReturn, TypeVar
 
 import cel
 import yaml
 
 from adapters.sdk import PredicateOperator, Value
+from adapters.strict_yaml import DuplicateKeyError, load_strict
 from gateway.engine.outcome import Decision, ReasonCode, RuleOutcome
 from gateway.programs.errors import (
     DuplicateIdError,
@@ -124,31 +125,6 @@ _CEL_NON_CODE = re.compile(
 )
 _PARAMS_USE = re.compile(rf"(?<![\w.]){PARAMS}\b(?P<member>\s*\.\s*(?P<name>[A-Za-z_]\w*))?")
 _FLOAT_LITERAL = re.compile(r"(?<![\w.])(?:\d+\.\d*|\.\d+|\d+[eE][+-]?\d+)")
-_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
-
-
-class _DuplicateKeyError(Exception):
-    def __init__(self, key: object, line: int) -> None:
-        super().__init__(f"line {line}: duplicate key {key!r}")
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """YAML that rejects duplicate keys and leaves dates as text (we parse them, with keys)."""
-
-    yaml_implicit_resolvers = {  # noqa: RUF012 - class-level table PyYAML reads, never mutated
-        first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP_TAG]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if isinstance(key, Hashable):
-                if key in seen:
-                    raise _DuplicateKeyError(key, key_node.start_mark.line + 1)
-                seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 class _File:
@@ -290,8 +266,8 @@ def load_program(path: Path, *, in_force_on: dt.date | None = None) -> Program:
     except UnicodeDecodeError as exc:
         file.fail(ProgramSyntaxError, "", f"not UTF-8: {exc.reason} at byte {exc.start}")
     try:
-        document = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - _StrictLoader is a SafeLoader
-    except _DuplicateKeyError as exc:
+        document = load_strict(text, dates_as_text=True)
+    except DuplicateKeyError as exc:
         file.fail(DuplicateIdError, "", str(exc))
     except yaml.YAMLError as exc:
         file.fail(ProgramSyntaxError, "", f"not valid YAML: {exc}")
