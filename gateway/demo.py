@@ -1,4 +1,4 @@
-"""``sakha demo``: the population, the 30 simulated agencies and the hub, in one process."""
+"""``sakha demo``: the population, the 30 simulated agencies (in a child process) and the hub."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from rich.console import Console
 
 from adapters.simulated.build import PopulationSummary, ensure_population
 from adapters.simulated.catalogue import agency_config_paths
-from adapters.simulated.host import start_simulated_agencies
+from adapters.simulated.process import AgencyProcess
 from gateway.client_profile import default_profile_path, save_profile
 from gateway.config import AgencyEndpoint, HubConfig
 from gateway.demo_security import DemoSecurity, prepare_demo_security
@@ -73,11 +73,9 @@ async def run_demo(options: DemoOptions, console: Console) -> None:
             [p.stem for p in agency_config_paths()],
             load_programs(BUILTIN_PROGRAMS_DIR),
         )
-    agencies = await start_simulated_agencies(
-        options.data_dir, pki=security.pki if security else None
-    )
+    agencies = await AgencyProcess.start(options.data_dir, security.pki if security else None)
     try:
-        config = _hub_config(options, agencies.targets(), security)
+        config = _hub_config(options, agencies.targets, security)
         hub = await start_hub(config)
         if security is not None:
             save_profile(
@@ -85,7 +83,7 @@ async def run_demo(options: DemoOptions, console: Console) -> None:
                 options.profile_path or default_profile_path(),
             )
     except BaseException:
-        await agencies.stop(None)
+        await agencies.stop()
         raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -98,7 +96,7 @@ async def run_demo(options: DemoOptions, console: Console) -> None:
             console,
             hub,
             summary,
-            agencies=len(agencies.agencies),
+            agencies=len(agencies.targets),
             elapsed=elapsed,
             profile=profile,
         )
@@ -108,7 +106,7 @@ async def run_demo(options: DemoOptions, console: Console) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         await hub.stop(2.0)
-        await agencies.stop(1.0)
+        await agencies.stop()
     console.print("stopped: hub and agencies are down")
 
 

@@ -8,7 +8,7 @@ hub). ``insecure=True`` stacks exist only for tests of the core that swap agenci
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,10 +90,10 @@ class Stack:
 
 
 def hub_config(
-    running: SimulatedAgencies, security: DemoSecurity | None, **overrides: object
+    targets: Iterable[tuple[str, str]], security: DemoSecurity | None, **overrides: object
 ) -> HubConfig:
-    """A hub config on port 0 for the ``running`` agencies (plaintext if no ``security``)."""
-    endpoints = tuple(AgencyEndpoint(a, t) for a, t in running.targets())
+    """A hub config on port 0 for agencies at ``targets`` (plaintext if no ``security``)."""
+    endpoints = tuple(AgencyEndpoint(a, t) for a, t in targets)
     if security is None:
         config = HubConfig(listen="127.0.0.1:0", agencies=endpoints, insecure=True)
     else:
@@ -135,7 +135,7 @@ async def open_stack(
         data_dir or population.data_dir, pki=security.pki if security else None
     )
     try:
-        hub = await start_hub(hub_config(agencies, security, **overrides))
+        hub = await start_hub(hub_config(agencies.targets(), security, **overrides))
     except BaseException:
         await agencies.stop(None)
         raise

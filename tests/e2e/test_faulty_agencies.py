@@ -111,7 +111,9 @@ async def _check_with_replaced_tax(
         AgencyEndpoint(a, f"127.0.0.1:{port}" if a == "tax" else t) for a, t in agencies.targets()
     )
     try:
-        hub = await start_hub(hub_config(agencies, security, agencies=endpoints, **overrides))
+        hub = await start_hub(
+            hub_config(agencies.targets(), security, agencies=endpoints, **overrides)
+        )
         try:
             async with hub_channel(hub.port, security) as channel:
                 stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)

@@ -316,7 +316,7 @@ async def test_the_hub_refuses_an_agency_presenting_another_agencys_certificate(
     agencies = await start_simulated_agencies(population.data_dir, pki=security.pki)
     try:
         swapped = _swap_targets(agencies.targets(), "tax", "bank_melli")
-        config = hub_config(agencies, security, agencies=swapped)
+        config = hub_config(agencies.targets(), security, agencies=swapped)
         with pytest.raises(HubUnavailableError):
             await start_hub(config)
     finally:
