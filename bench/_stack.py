@@ -62,7 +62,7 @@ from adapters.client import ConnectorClient
 from adapters.sdk import AgencyDescription, FetchQuery, FetchResult
 from adapters.simulated.build import DEFAULT_SEED, PopulationSummary, ensure_population
 from adapters.simulated.catalogue import agency_config_paths
-from gateway.demo_security import DemoSecurity, prepare_demo_security
+from gateway.demo_security import DemoSecurity, prepare_demo_security, secure_hub_config
 from gateway.engine.catalogue import ALIVE, HOUSEHOLD_MEMBERS, Catalogue
 from gateway.engine.planner import AgencyRequest, Plan, plan
 from gateway.programs.loader import ProgramRegistry, load_programs
@@ -765,16 +765,11 @@ def _hub_config(
         )
     wanted = Security(**security["parts"])
     _switch_off(wanted)
-    pki = PkiLayout(Path(security["pki"]))
-    return HubConfig(
+    return secure_hub_config(
+        PkiLayout(Path(security["pki"])),
+        Path(security["clients_file"]),
         listen="127.0.0.1:0",
         agencies=endpoints,
-        tls_cert_file=pki.hub_cert,
-        tls_key_file=pki.hub_key,
-        clients_file=Path(security["clients_file"]),
-        agency_ca_file=pki.ca_cert,
-        agency_client_cert_file=pki.hub_client_cert,
-        agency_client_key_file=pki.hub_client_key,
         **{**overrides, "insecure": False},
     )
 

@@ -21,7 +21,7 @@ from adapters.simulated.catalogue import agency_config_paths
 from adapters.simulated.process import AgencyProcess
 from gateway.client_profile import default_profile_path, save_profile
 from gateway.config import AgencyEndpoint, HubConfig
-from gateway.demo_security import DemoSecurity, prepare_demo_security
+from gateway.demo_security import DemoSecurity, prepare_demo_security, secure_hub_config
 from gateway.hub import Hub, start_hub
 from gateway.programs.loader import load_programs
 from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
@@ -117,17 +117,7 @@ def _hub_config(
     listen = f"127.0.0.1:{options.port}"
     if security is None:
         return HubConfig(listen=listen, agencies=endpoints, insecure=True)
-    pki = security.pki
-    return HubConfig(
-        listen=listen,
-        agencies=endpoints,
-        tls_cert_file=pki.hub_cert,
-        tls_key_file=pki.hub_key,
-        clients_file=security.clients_file,
-        agency_ca_file=pki.ca_cert,
-        agency_client_cert_file=pki.hub_client_cert,
-        agency_client_key_file=pki.hub_client_key,
-    )
+    return secure_hub_config(security.pki, security.clients_file, listen=listen, agencies=endpoints)
 
 
 def write_sample_caseload(summary: PopulationSummary, path: Path) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gateway.auth.registry import (
     ClientKey,
@@ -20,6 +21,7 @@ from gateway.auth.registry import (
 )
 from gateway.auth.tokens import generate_client_key, load_private_key, private_key_pem
 from gateway.client_profile import ClientProfile
+from gateway.config import HubConfig
 from gateway.pki.ca import PkiLayout, init_pki
 from gateway.programs.loader import ProgramRegistry
 
@@ -55,6 +57,22 @@ class DemoSecurity:
             key_file=self.key_files[organisation],
             operator="demo-operator",
         )
+
+
+def secure_hub_config(pki: PkiLayout, clients_file: Path, **fields: Any) -> HubConfig:
+    """A secure hub config whose TLS material comes from a development PKI layout.
+
+    ``fields`` are any other :class:`HubConfig` fields (``listen``, ``agencies``, limits).
+    """
+    return HubConfig(
+        tls_cert_file=pki.hub_cert,
+        tls_key_file=pki.hub_key,
+        clients_file=clients_file,
+        agency_ca_file=pki.ca_cert,
+        agency_client_cert_file=pki.hub_client_cert,
+        agency_client_key_file=pki.hub_client_key,
+        **fields,
+    )
 
 
 def prepare_demo_security(

@@ -22,7 +22,7 @@ from adapters.simulated.build import PopulationSummary, build_population
 from adapters.simulated.catalogue import agency_config_paths
 from adapters.simulated.host import SimulatedAgencies, start_simulated_agencies
 from gateway.config import AgencyEndpoint, HubConfig
-from gateway.demo_security import DemoSecurity, prepare_demo_security
+from gateway.demo_security import DemoSecurity, prepare_demo_security, secure_hub_config
 from gateway.hub import Hub, start_hub
 from gateway.pki.tls import client_channel_credentials
 from gateway.programs.loader import load_programs
@@ -97,16 +97,8 @@ def hub_config(
     if security is None:
         config = HubConfig(listen="127.0.0.1:0", agencies=endpoints, insecure=True)
     else:
-        pki = security.pki
-        config = HubConfig(
-            listen="127.0.0.1:0",
-            agencies=endpoints,
-            tls_cert_file=pki.hub_cert,
-            tls_key_file=pki.hub_key,
-            clients_file=security.clients_file,
-            agency_ca_file=pki.ca_cert,
-            agency_client_cert_file=pki.hub_client_cert,
-            agency_client_key_file=pki.hub_client_key,
+        config = secure_hub_config(
+            security.pki, security.clients_file, listen="127.0.0.1:0", agencies=endpoints
         )
     return dataclasses.replace(config, coalesce_window_ms=1.0, **overrides)  # type: ignore[arg-type]
 
