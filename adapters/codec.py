@@ -177,7 +177,7 @@ def encode_query(query: FetchQuery) -> PB2FetchRequest:
             for p in query.predicates
         ],
         as_of=query.as_of.isoformat(),
-        request_id=query.request_id,
+        fetch_id=query.fetch_id,
         purpose=query.purpose,
     )
 
@@ -202,7 +202,7 @@ def decode_query(request: PB2FetchRequest) -> FetchQuery:
         attributes=tuple(request.attributes),
         predicates=tuple(_decode_predicate(i, p) for i, p in enumerate(request.predicates)),
         as_of=_decode_date(request.as_of),
-        request_id=request.request_id,
+        fetch_id=request.fetch_id,
         purpose=request.purpose,
     )
 

@@ -132,7 +132,8 @@ class FetchQuery:
     attributes: tuple[str, ...] = ()
     predicates: tuple[Predicate, ...] = ()
     as_of: dt.date = field(default_factory=dt.date.today)
-    request_id: str = ""
+    fetch_id: str = ""
+    """The hub's id for this one Fetch call (the audit log records it)."""
     purpose: str = ""
 
 
@@ -205,7 +206,7 @@ class Adapter(abc.ABC):
             attributes=tuple(needed),
             predicates=tuple(pushed),
             as_of=query.as_of,
-            request_id=query.request_id,
+            fetch_id=query.fetch_id,
             purpose=query.purpose,
         )
         try:

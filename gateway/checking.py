@@ -1,18 +1,27 @@
-"""Deciding a group of subjects for one program: plan, fan out, assemble, evaluate.
+"""Deciding a group of admitted checks for one program: plan, fan out, assemble, evaluate.
 
-The same path serves a single check (a group of one, or several coalesced) and a chunk of a
-CheckBatch stream: every agency is asked once per phase for the whole group.
+The same path serves single checks (a group of one, or several coalesced) and a chunk of a
+CheckBatch stream: every agency is asked once per phase for the whole group. Commands in a
+group may come from different callers; each outcome carries its own command.
+
+Deadlines. A group's Fetch calls are bounded by the per-agency timeout and by the latest
+deadline among its members: the group is worth asking about for as long as one of its
+callers still waits. A member whose caller has gone is not waited for (its call ends at its
+own deadline) and, once every member has gone, the coalescer cancels the group, which
+cancels its Fetch calls in flight. Once the group deadline has passed no new Fetch starts:
+the agencies not yet asked report TIMEOUT.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from adapters.sdk import Predicate, Value
-from gateway.config import HubConfig
+from gateway.command import AdmittedCheck, CheckCommand
 from gateway.engine.catalogue import Catalogue
 from gateway.engine.evaluate import UnitFacts, evaluate
 from gateway.engine.outcome import Evaluation, SourceOutcome, SourceStatus
@@ -22,33 +31,57 @@ from gateway.programs.model import Program, ProgramUnit
 
 HOUSEHOLD_MEMBERS = "household_members"
 ALIVE = "alive"
+_DEADLINE_PASSED = "the caller's deadline passed before this agency was asked"
 
 
 @dataclass(frozen=True)
 class CheckOutcome:
-    """One subject's decision with everything the reply and the audit record need."""
+    """One command's decision with everything the reply and the audit record need."""
 
-    subject: str
+    command: CheckCommand
     program: Program
     as_of: dt.date
     evaluation: Evaluation
     sources: tuple[SourceOutcome, ...]
 
+    @property
+    def fetch_ids(self) -> tuple[str, ...]:
+        """The ids of every Fetch call that served this check, in the order asked."""
+        return tuple(dict.fromkeys(f for s in self.sources for f in s.fetch_ids))
+
+
+@dataclass(frozen=True)
+class AssembledUnit:
+    """One subject's facts as the agencies gave them, and how each agency answered."""
+
+    facts: UnitFacts
+    sources: tuple[SourceOutcome, ...]
+
 
 class Checker:
-    """Decides groups of subjects; holds the plans, the catalogue and the agencies."""
+    """Decides groups of admitted checks; holds the plans, the catalogue and the agencies.
+
+    Args:
+        directory: the agencies, by id.
+        catalogue: who serves which attribute.
+        agency_timeout_s: the longest one Fetch to one agency may take.
+        fetch_chunk_subjects: most subjects in one Fetch (less if the agency says so).
+        today: the date decisions are made as of.
+    """
 
     def __init__(
         self,
         directory: AgencyDirectory,
         catalogue: Catalogue,
-        config: HubConfig,
         *,
+        agency_timeout_s: float,
+        fetch_chunk_subjects: int,
         today: Callable[[], dt.date] = dt.date.today,
     ) -> None:
         self._directory = directory
         self._catalogue = catalogue
-        self._config = config
+        self._agency_timeout_s = agency_timeout_s
+        self._fetch_chunk_subjects = fetch_chunk_subjects
         self._today = today
         self._plans: dict[tuple[str, str, dt.date], Plan] = {}
 
@@ -64,76 +97,94 @@ class Checker:
             cached = self._plans[key] = plan(program, self._catalogue, as_of)
         return cached
 
-    async def check_many(
+    async def decide(self, group: Sequence[AdmittedCheck]) -> list[CheckOutcome]:
+        """Decide every check of ``group`` (one program and purpose), one outcome each."""
+        program = group[0].program
+        purpose = group[0].command.purpose
+        as_of = self._today()
+        the_plan = self.plan_for(program, as_of)
+        deadlines = [a.command.deadline for a in group]
+        deadline = None if None in deadlines else max(d for d in deadlines if d is not None)
+        units = await self.assemble(
+            the_plan, [a.command.subject for a in group], purpose=purpose, deadline=deadline
+        )
+        evaluations: dict[str, Evaluation] = {}
+        outcomes = []
+        for admitted in group:
+            subject = admitted.command.subject
+            unit = units[subject]
+            evaluation = evaluations.get(subject)
+            if evaluation is None:
+                evaluation = evaluations[subject] = evaluate(the_plan, unit.facts)
+            outcomes.append(
+                CheckOutcome(admitted.command, program, as_of, evaluation, unit.sources)
+            )
+        return outcomes
+
+    async def assemble(
         self,
-        program: Program,
+        the_plan: Plan,
         subjects: Sequence[str],
         *,
         purpose: str,
-        request_id: str,
-        timeout_s: float | None = None,
-    ) -> list[CheckOutcome]:
-        """Decide every subject in ``subjects`` (valid national IDs) for ``program``."""
-        as_of = self._today()
-        the_plan = self.plan_for(program, as_of)
-        timeout = self._config.agency_timeout_ms / 1000
-        if timeout_s is not None:
-            timeout = max(0.001, min(timeout, timeout_s))
+        deadline: float | None = None,
+    ) -> dict[str, AssembledUnit]:
+        """Ask the agencies what ``the_plan`` needs about ``subjects`` (valid national IDs).
+
+        Args:
+            the_plan: the program's plan on the decision date.
+            subjects: the subjects (repeats are asked about once).
+            purpose: the purpose the agencies are told.
+            deadline: ``time.monotonic()`` after which no Fetch may run (None: no bound
+                besides the per-agency timeout).
+        """
         unique = list(dict.fromkeys(subjects))
 
         async def ask(request: AgencyRequest, who: Sequence[str]) -> AgencyAnswer:
-            return await self._ask(
-                request, who, as_of=as_of, request_id=request_id, purpose=purpose, timeout_s=timeout
-            )
+            return await self._ask(request, who, the_plan.as_of, purpose, deadline)
 
         # Other agencies hear only about subjects the civil registry knows to be alive and,
         # for household programs, whose household it can list.
         identity = await ask(the_plan.identity, unique)
-        household = program.unit is ProgramUnit.HOUSEHOLD
+        household = the_plan.program.unit is ProgramUnit.HOUSEHOLD
         members = _units(identity, unique, household=household)
         everyone = list(dict.fromkeys(m for unit in members.values() for m in unit))
         answers: Sequence[AgencyAnswer] = ()
         if everyone:
             answers = await asyncio.gather(*(ask(r, everyone) for r in the_plan.requests))
         assembler = _Assembler(the_plan, identity, unique, answers, everyone)
-        decided: dict[str, CheckOutcome] = {}
-        for subject in unique:
-            unit, sources = assembler.unit(subject, members.get(subject))
-            decided[subject] = CheckOutcome(
-                subject, program, as_of, evaluate(the_plan, unit), sources
-            )
-        return [decided[s] for s in subjects]
+        return {subject: assembler.unit(subject, members.get(subject)) for subject in unique}
 
     async def _ask(
         self,
         request: AgencyRequest,
         subjects: Sequence[str],
-        *,
         as_of: dt.date,
-        request_id: str,
         purpose: str,
-        timeout_s: float,
+        deadline: float | None,
     ) -> AgencyAnswer:
-        agency = self._directory.get(request.agency_id)
+        agency_id = request.agency_id
+        agency = self._directory.get(agency_id)
         if agency is None:
-            outcome = SourceOutcome(
-                request.agency_id, SourceStatus.UNAVAILABLE, 0, "agency not connected"
-            )
+            outcome = SourceOutcome(agency_id, SourceStatus.UNAVAILABLE, 0, "agency not connected")
             return AgencyAnswer(outcome, None)
         if not subjects:
-            return AgencyAnswer(SourceOutcome(request.agency_id, SourceStatus.OK, 0), None)
+            return AgencyAnswer(SourceOutcome(agency_id, SourceStatus.OK, 0), None)
+        timeout = self._agency_timeout_s
+        if deadline is not None:
+            timeout = min(timeout, deadline - time.monotonic())
+            if timeout <= 0:
+                outcome = SourceOutcome(agency_id, SourceStatus.TIMEOUT, 0, _DEADLINE_PASSED)
+                return AgencyAnswer(outcome, None)
+        limit = agency.description.max_subjects or self._fetch_chunk_subjects
         return await fetch_from_agency(
             agency,
             request,
             subjects,
             as_of=as_of,
-            request_id=request_id,
             purpose=purpose,
-            timeout_s=timeout_s,
-            chunk=min(
-                self._config.fetch_chunk_subjects,
-                agency.description.max_subjects or self._config.fetch_chunk_subjects,
-            ),
+            timeout_s=timeout,
+            chunk=min(self._fetch_chunk_subjects, limit),
         )
 
 
@@ -165,7 +216,7 @@ def _units(
 
 
 class _Assembler:
-    """Slices the agencies' columnar answers into one :class:`UnitFacts` per subject."""
+    """Slices the agencies' columnar answers into one :class:`AssembledUnit` per subject."""
 
     def __init__(
         self,
@@ -180,26 +231,31 @@ class _Assembler:
         self._row = {m: i for i, m in enumerate(everyone)}
         # No answers at all when nobody in the group was alive and known: nothing was asked.
         self._answers = list(zip(the_plan.requests, answers, strict=True)) if answers else []
+        # Most groups fit one Fetch per agency: then every unit shares one outcome object.
+        self._shared = {
+            id(answer): replace(answer.outcome, fetch_ids=answer.fetch_ids)
+            for answer in (identity, *answers)
+            if len(answer.fetch_ids) <= 1
+        }
 
-    def unit(
-        self, subject: str, members: tuple[str, ...] | None
-    ) -> tuple[UnitFacts, tuple[SourceOutcome, ...]]:
+    def unit(self, subject: str, members: tuple[str, ...] | None) -> AssembledUnit:
         """The unit's facts and sources; ``members`` is None when it was not asked about."""
         identity = self._identity.result
         found = alive = None
+        identity_row = self._identity_row[subject]
         if identity is not None:
-            row = self._identity_row[subject]
-            found = identity.found[row]
-            alive_value = identity.values[ALIVE][row] if ALIVE in identity.values else None
+            found = identity.found[identity_row]
+            alive_value = identity.values[ALIVE][identity_row] if ALIVE in identity.values else None
             alive = alive_value if isinstance(alive_value, bool) else None
         values: dict[tuple[str, str], list[Value | None]] = {}
         predicates: dict[tuple[str, Predicate], list[bool | None]] = {}
-        sources = [_per_unit(self._identity.outcome, found is not False)]
+        sources = [self._outcome(self._identity, (identity_row,), found is not False)]
         rows = [self._row.get(m) for m in members or (subject,)]
+        asked = [r for r in rows if r is not None]
         for request, answer in self._answers if members is not None else ():
             result = answer.result
             if result is None:
-                sources.append(answer.outcome)
+                sources.append(self._outcome(answer, asked, True))
                 continue
             present = [r is not None and result.found[r] for r in rows]
             for name in request.attributes:
@@ -214,8 +270,8 @@ class _Assembler:
                     column_p[r] if ok and r is not None else None
                     for r, ok in zip(rows, present, strict=True)
                 ]
-            sources.append(_per_unit(answer.outcome, any(present)))
-        unit = UnitFacts(
+            sources.append(self._outcome(answer, asked, any(present)))
+        facts = UnitFacts(
             subject=subject,
             members=members or (subject,),
             members_known=members is not None or alive is not True,
@@ -225,11 +281,16 @@ class _Assembler:
             predicates=predicates,
             sources={s.agency_id: s for s in sources},
         )
-        return unit, tuple(sources)
+        return AssembledUnit(facts, tuple(sources))
 
+    def _outcome(self, answer: AgencyAnswer, rows: Sequence[int], any_found: bool) -> SourceOutcome:
+        """The agency's outcome for one unit, naming the Fetch calls that carried its rows.
 
-def _per_unit(outcome: SourceOutcome, any_found: bool) -> SourceOutcome:
-    """An OK agency that knew none of the unit's members reports NOT_FOUND for that unit."""
-    if outcome.status is SourceStatus.OK and not any_found:
-        return SourceOutcome(outcome.agency_id, SourceStatus.NOT_FOUND, outcome.latency_ms)
-    return outcome
+        An OK agency that knew none of the unit's members reports NOT_FOUND for that unit.
+        """
+        outcome = self._shared.get(id(answer))
+        if outcome is None:
+            outcome = replace(answer.outcome, fetch_ids=answer.fetch_ids_for(rows))
+        if outcome.status is SourceStatus.OK and not any_found:
+            return replace(outcome, status=SourceStatus.NOT_FOUND)
+        return outcome

@@ -8,6 +8,10 @@ The batching adapts to load. When nothing is in flight for a key, a check is sen
 (a check alone pays no waiting). While ``max_in_flight`` groups are being decided, new checks
 gather into the next group, which is sent as soon as a slot frees, when it holds
 ``max_items``, or when its window closes — whichever comes first.
+
+A caller that stops waiting (its call was cancelled or its deadline passed) leaves its
+group: before the group is sent its item is dropped, so nobody is asked about it; once sent,
+the group runs on for the others, and is cancelled when no caller is left waiting for it.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ class _Pending(Generic[_I, _R]):
     items: list[_I] = field(default_factory=list)
     futures: list[asyncio.Future[_R]] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
+    task: asyncio.Task[None] | None = None
 
 
 class Coalescer(Generic[_K, _I, _R]):
@@ -72,7 +77,24 @@ class Coalescer(Generic[_K, _I, _R]):
         idle = self._in_flight.get(key, 0) < self._max_in_flight
         if idle or len(pending.items) >= self._max_items or self._window_s == 0:
             self._flush(key)
-        return await future
+        try:
+            return await future
+        except asyncio.CancelledError:
+            self._abandon(key, pending, future)
+            raise
+
+    def _abandon(self, key: _K, pending: _Pending[_I, _R], future: asyncio.Future[_R]) -> None:
+        """Take a caller that stopped waiting out of its group (see the module docstring)."""
+        if pending.task is None:
+            index = pending.futures.index(future)
+            del pending.futures[index]
+            del pending.items[index]
+            if not pending.items and self._pending.get(key) is pending:
+                if pending.timer is not None:
+                    pending.timer.cancel()
+                del self._pending[key]
+        elif all(f.cancelled() for f in pending.futures):
+            pending.task.cancel()
 
     def _flush(self, key: _K) -> None:
         pending = self._pending.pop(key, None)
@@ -81,7 +103,7 @@ class Coalescer(Generic[_K, _I, _R]):
         if pending.timer is not None:
             pending.timer.cancel()
         self._in_flight[key] = self._in_flight.get(key, 0) + 1
-        task = asyncio.get_running_loop().create_task(self._deliver(key, pending))
+        task = pending.task = asyncio.get_running_loop().create_task(self._deliver(key, pending))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

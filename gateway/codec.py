@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from sakha.v1 import eligibility_pb2 as pb2
 
+from gateway.auth.tokens import Caller
 from gateway.checking import CheckOutcome
+from gateway.command import CheckCommand, new_request_id
 from gateway.engine.outcome import Decision, RuleOutcome, SourceStatus
 from gateway.engine.planner import Plan
 from gateway.programs.model import LocalizedText, NeedCategory, Program, ProgramUnit
@@ -47,11 +49,33 @@ def localized(text: LocalizedText) -> pb2.LocalizedText:
     return pb2.LocalizedText(en=text.en, fa=text.fa)
 
 
-def check_result(request_id: str, outcome: CheckOutcome) -> pb2.CheckResult:
+def check_command(
+    request: pb2.CheckRequest,
+    *,
+    caller: Caller | None,
+    deadline: float | None,
+    trace_id: str,
+    rpc: str,
+) -> CheckCommand:
+    """The command for one decoded request (a request id is generated if it has none)."""
+    return CheckCommand(
+        subject=request.national_id,
+        program_id=request.program_id,
+        purpose=request.purpose,
+        request_id=request.request_id or new_request_id(),
+        caller=caller,
+        consent_id=request.consent_id,
+        deadline=deadline,
+        trace_id=trace_id,
+        rpc=rpc,
+    )
+
+
+def check_result(outcome: CheckOutcome) -> pb2.CheckResult:
     """The reply for one decided check."""
     evaluation = outcome.evaluation
     return pb2.CheckResult(
-        request_id=request_id,
+        request_id=outcome.command.request_id,
         decision=PB2_DECISION[evaluation.decision],
         program_id=outcome.program.id,
         program_version=outcome.program.version,

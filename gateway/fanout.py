@@ -2,7 +2,14 @@
 
 A failure of one agency never fails the others: it becomes that agency's
 :class:`SourceOutcome` (timeout, unavailable, error) and the evaluator turns every rule
-that needed it into UNKNOWN.
+that needed it into UNKNOWN. Within one agency, a request larger than its chunk size is
+sent as several Fetch calls; the first that fails cancels its siblings, since the answer is
+unusable without every part.
+
+The hub reaches an agency through an :class:`AgencyConnection`: over gRPC
+(:class:`RemoteAgency`) in production, or in-process (:class:`LocalAgency`, any SDK
+:class:`~adapters.sdk.Adapter`) for program test cases and fast tests. Both are asked the
+same way and their failures are classified alike.
 """
 
 from __future__ import annotations
@@ -10,15 +17,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import secrets
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 import grpc
 
 from adapters.client import ConnectorClient
-from adapters.errors import AdapterError
-from adapters.sdk import AgencyDescription, FetchQuery, FetchResult, Value
+from adapters.errors import AdapterError, SourceFailureError
+from adapters.sdk import Adapter, AgencyDescription, FetchQuery, FetchResult, Value
 from gateway.engine.outcome import SourceOutcome, SourceStatus
 from gateway.engine.planner import AgencyRequest
 
@@ -31,85 +40,163 @@ _STATUS_BY_CODE = {
 }
 
 
-@dataclass(frozen=True)
-class AgencyAnswer:
-    """What one agency said about a list of subjects (``result`` is None if it failed)."""
+class AgencyConnection(Protocol):
+    """How the hub asks one agency: its self-description and a bounded Fetch."""
 
-    outcome: SourceOutcome
-    result: FetchResult | None
+    @property
+    def description(self) -> AgencyDescription:
+        """The agency's self-description (read once, when it was connected)."""
+        ...
+
+    async def fetch(self, query: FetchQuery, timeout_s: float) -> FetchResult:
+        """Answer ``query`` within ``timeout_s`` seconds.
+
+        Raises:
+            grpc.aio.AioRpcError, AdapterError, TimeoutError: the agency did not answer.
+        """
+        ...
 
 
 @dataclass
-class Agency:
-    """A connected agency: its client, its self-description and its concurrency bound."""
+class RemoteAgency:
+    """An agency reached over gRPC, with a bound on concurrent calls to it."""
 
     description: AgencyDescription
     client: ConnectorClient
     slots: asyncio.Semaphore
 
+    async def fetch(self, query: FetchQuery, timeout_s: float) -> FetchResult:
+        """Call the agency's Fetch with ``timeout_s`` as the gRPC deadline."""
+        async with self.slots:
+            return await self.client.fetch(query, self.description, timeout_s)
+
+
+class LocalAgency:
+    """An agency answered in-process by an SDK adapter (no network, same validation)."""
+
+    def __init__(self, adapter: Adapter) -> None:
+        self._adapter = adapter
+        self.description = adapter.describe()
+
+    async def fetch(self, query: FetchQuery, timeout_s: float) -> FetchResult:
+        """Ask the adapter through the SDK's public ``fetch``."""
+        del timeout_s  # the caller bounds the call with asyncio.timeout
+        return await self._adapter.fetch(query)
+
 
 class AgencyDirectory:
     """The agencies the hub can ask, by agency id."""
 
-    def __init__(self, agencies: Mapping[str, Agency]) -> None:
+    def __init__(self, agencies: Mapping[str, AgencyConnection]) -> None:
         self._agencies = dict(agencies)
+
+    @classmethod
+    def local(cls, adapters: Iterable[Adapter]) -> AgencyDirectory:
+        """A directory of in-process agencies, one per adapter."""
+        connections = [LocalAgency(adapter) for adapter in adapters]
+        return cls({c.description.agency_id: c for c in connections})
 
     def descriptions(self) -> list[AgencyDescription]:
         """Every agency's self-description, sorted by agency id."""
         return [self._agencies[k].description for k in sorted(self._agencies)]
 
-    def get(self, agency_id: str) -> Agency | None:
+    def get(self, agency_id: str) -> AgencyConnection | None:
         """The agency with this id, or None when the hub does not know it."""
         return self._agencies.get(agency_id)
 
 
+@dataclass(frozen=True)
+class AgencyAnswer:
+    """What one agency said about a list of subjects (``result`` is None if it failed).
+
+    ``fetch_ids`` are the ids of the Fetch calls made, in order; call ``k`` carried the
+    subjects at rows ``k * chunk`` to ``(k + 1) * chunk - 1``.
+    """
+
+    outcome: SourceOutcome
+    result: FetchResult | None
+    fetch_ids: tuple[str, ...] = ()
+    chunk: int = 1
+
+    def fetch_ids_for(self, rows: Iterable[int]) -> tuple[str, ...]:
+        """The ids of the Fetch calls that carried ``rows`` (in call order)."""
+        if len(self.fetch_ids) <= 1:
+            return self.fetch_ids
+        calls = sorted({row // self.chunk for row in rows})
+        return tuple(self.fetch_ids[k] for k in calls)
+
+
+def new_fetch_id() -> str:
+    """A fresh id for one Fetch call (96 random bits, hex)."""
+    return secrets.token_hex(12)
+
+
 async def fetch_from_agency(
-    agency: Agency,
+    agency: AgencyConnection,
     request: AgencyRequest,
     subjects: Sequence[str],
     *,
     as_of: dt.date,
-    request_id: str,
     purpose: str,
     timeout_s: float,
     chunk: int,
 ) -> AgencyAnswer:
-    """Ask one agency ``request`` about ``subjects``, in chunks of at most ``chunk``."""
+    """Ask one agency ``request`` about ``subjects``, in Fetch calls of at most ``chunk``."""
     agency_id = agency.description.agency_id
     started = time.perf_counter()
-    query = FetchQuery(
-        subjects=(),
-        attributes=request.attributes,
-        predicates=request.predicates,
-        as_of=as_of,
-        request_id=request_id,
-        purpose=purpose,
-    )
-    try:
-        parts = await asyncio.gather(
-            *(
-                _fetch_chunk(
-                    agency, replace(query, subjects=tuple(subjects[i : i + chunk])), timeout_s
-                )
-                for i in range(0, len(subjects), chunk)
-            )
+    queries = [
+        FetchQuery(
+            subjects=tuple(subjects[i : i + chunk]),
+            attributes=request.attributes,
+            predicates=request.predicates,
+            as_of=as_of,
+            fetch_id=new_fetch_id(),
+            purpose=purpose,
         )
-    except grpc.aio.AioRpcError as exc:
-        status = _STATUS_BY_CODE.get(exc.code(), SourceStatus.ERROR)
-        return _failed(agency_id, status, f"{exc.code().name}: {exc.details()}", started)
-    except TimeoutError:
-        return _failed(agency_id, SourceStatus.TIMEOUT, "no answer in time", started)
-    except AdapterError as exc:
-        return _failed(agency_id, SourceStatus.ERROR, str(exc), started)
+        for i in range(0, len(subjects), chunk)
+    ]
+    fetch_ids = tuple(q.fetch_id for q in queries)
+    try:
+        parts = await _all_or_nothing(agency, queries, timeout_s)
+    except (grpc.aio.AioRpcError, AdapterError, TimeoutError) as exc:
+        status, detail = _classify(exc)
+        _log.warning("agency %s: %s (%s)", agency_id, status.name, detail)
+        outcome = SourceOutcome(agency_id, status, _elapsed_ms(started), detail)
+        return AgencyAnswer(outcome, None, fetch_ids, chunk)
     result = parts[0] if len(parts) == 1 else _concat(parts, request)
-    latency = _elapsed_ms(started)
-    return AgencyAnswer(SourceOutcome(agency_id, SourceStatus.OK, latency), result)
+    outcome = SourceOutcome(agency_id, SourceStatus.OK, _elapsed_ms(started))
+    return AgencyAnswer(outcome, result, fetch_ids, chunk)
 
 
-async def _fetch_chunk(agency: Agency, query: FetchQuery, timeout_s: float) -> FetchResult:
-    async with asyncio.timeout(timeout_s):
-        async with agency.slots:
-            return await agency.client.fetch(query, agency.description, timeout_s)
+async def _all_or_nothing(
+    agency: AgencyConnection, queries: Sequence[FetchQuery], timeout_s: float
+) -> list[FetchResult]:
+    """Every query's result, in order; the first failure cancels the rest and is raised."""
+
+    async def one(query: FetchQuery) -> FetchResult:
+        async with asyncio.timeout(timeout_s):
+            return await agency.fetch(query, timeout_s)
+
+    if len(queries) == 1:
+        return [await one(queries[0])]
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(q)) for q in queries]
+    except* (grpc.aio.AioRpcError, AdapterError, TimeoutError) as failed:
+        raise failed.exceptions[0] from None
+    return [task.result() for task in tasks]
+
+
+def _classify(exc: Exception) -> tuple[SourceStatus, str]:
+    """How a failed Fetch is reported, whether it came over gRPC or from a local adapter."""
+    if isinstance(exc, grpc.aio.AioRpcError):
+        status = _STATUS_BY_CODE.get(exc.code(), SourceStatus.ERROR)
+        return status, f"{exc.code().name}: {exc.details()}"
+    if isinstance(exc, TimeoutError):
+        return SourceStatus.TIMEOUT, "no answer in time"
+    if isinstance(exc, SourceFailureError):
+        return SourceStatus.UNAVAILABLE, str(exc)
+    return SourceStatus.ERROR, str(exc)
 
 
 def _concat(parts: Sequence[FetchResult], request: AgencyRequest) -> FetchResult:
@@ -121,11 +208,6 @@ def _concat(parts: Sequence[FetchResult], request: AgencyRequest) -> FetchResult
         [v for part in parts for v in part.predicates[k]] for k in range(len(request.predicates))
     ]
     return FetchResult(found=found, values=values, predicates=predicates)
-
-
-def _failed(agency_id: str, status: SourceStatus, detail: str, started: float) -> AgencyAnswer:
-    _log.warning("agency %s: %s (%s)", agency_id, status.name, detail)
-    return AgencyAnswer(SourceOutcome(agency_id, status, _elapsed_ms(started), detail), None)
 
 
 def _elapsed_ms(started: float) -> int:

@@ -21,10 +21,11 @@ from gateway.checking import Checker
 from gateway.config import ConfigError, HubConfig, agency_tls_files, client_tls_files
 from gateway.engine.catalogue import Catalogue
 from gateway.errors import HubUnavailableError
-from gateway.fanout import Agency, AgencyDirectory
+from gateway.fanout import AgencyConnection, AgencyDirectory, RemoteAgency
 from gateway.interceptors.authn import AuthenticationInterceptor
 from gateway.interceptors.deadline import RequireDeadlineInterceptor
 from gateway.interceptors.ratelimit import RateLimitInterceptor
+from gateway.pipeline import CoalesceSettings, Pipeline
 from gateway.pki.tls import agency_channel_options, hub_channel_credentials, hub_server_credentials
 from gateway.programs.loader import ProgramRegistry, load_programs
 from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
@@ -79,14 +80,14 @@ async def connect_agencies(config: HubConfig) -> tuple[AgencyDirectory, list[grp
         for channel in channels:
             await channel.close(None)
         raise HubUnavailableError(f"an agency did not describe itself: {exc.details()}") from exc
-    agencies: dict[str, Agency] = {}
+    agencies: dict[str, AgencyConnection] = {}
     for endpoint, client, description in zip(config.agencies, clients, descriptions, strict=True):
         if description.agency_id != endpoint.agency_id:
             raise HubUnavailableError(
                 f"{endpoint.target} says it is {description.agency_id!r}, "
                 f"configured as {endpoint.agency_id!r}"
             )
-        agencies[endpoint.agency_id] = Agency(
+        agencies[endpoint.agency_id] = RemoteAgency(
             description, client, asyncio.Semaphore(config.max_fetches_per_agency)
         )
     return AgencyDirectory(agencies), channels
@@ -163,14 +164,24 @@ async def start_hub(config: HubConfig) -> Hub:
     catalogue = Catalogue.from_descriptions(directory.descriptions())
     for program in registry.all():
         catalogue.validate(program)
-    servicer = EligibilityServicer(
+    pipeline = Pipeline(
         registry,
-        Checker(directory, catalogue, config),
-        config,
+        Checker(
+            directory,
+            catalogue,
+            agency_timeout_s=config.agency_timeout_ms / 1000,
+            fetch_chunk_subjects=config.fetch_chunk_subjects,
+        ),
         policy=security.policy,
         limiter=security.limiter,
+        coalescing=CoalesceSettings(
+            window_s=config.coalesce_window_ms / 1000,
+            max_items=config.coalesce_max_items,
+            max_in_flight=config.coalesce_max_in_flight,
+        ),
         anonymous_allowed=security.anonymous_allowed,
     )
+    servicer = EligibilityServicer(pipeline, config)
     server = grpc.aio.server(
         interceptors=(RejectMalformedMessages(), *security.interceptors),
         options=[

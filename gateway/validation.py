@@ -1,4 +1,4 @@
-"""Validating a check request before anything touches an agency.
+"""Validating a check command before anything touches an agency.
 
 Every defect is collected, so the caller learns all bad fields at once.
 """
@@ -6,50 +6,28 @@ Every defect is collected, so the caller learns all bad fields at once.
 from __future__ import annotations
 
 import re
-import uuid
-from dataclasses import dataclass
 
+from gateway.command import CheckCommand
 from gateway.errors import FieldViolation, InvalidRequestError
 from gateway.national_id import NationalIdDefect, national_id_defect
 from gateway.programs.loader import ProgramRegistry
 from gateway.programs.model import Program
 
-MAX_REQUEST_ID = 128
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+MAX_REFERENCE = 128
+"""Longest request id or consent id."""
+_REFERENCE = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _PROGRAM_ID = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
-@dataclass(frozen=True)
-class ValidCheck:
-    """A check request that passed validation."""
-
-    subject: str
-    program: Program
-    purpose: str
-    request_id: str
-
-
-def validate_check(
-    registry: ProgramRegistry,
-    *,
-    national_id: str,
-    program_id: str,
-    purpose: str,
-    request_id: str,
-) -> ValidCheck:
-    """Return the validated check or raise InvalidRequestError / UnknownProgramError."""
+def validate(registry: ProgramRegistry, command: CheckCommand) -> Program:
+    """Return the command's program, or raise InvalidRequestError / UnknownProgramError."""
     violations: list[FieldViolation] = []
-    defect = national_id_defect(national_id)
+    defect = national_id_defect(command.subject)
     if defect is not None:
         violations.append(FieldViolation("national_id", _NATIONAL_ID_TEXT[defect], defect.value))
-    if request_id and not _REQUEST_ID.fullmatch(request_id):
-        violations.append(
-            FieldViolation(
-                "request_id",
-                f"at most {MAX_REQUEST_ID} characters of A-Z a-z 0-9 . _ : -",
-                "REQUEST_ID_INVALID",
-            )
-        )
+    if not _REFERENCE.fullmatch(command.request_id):
+        violations.append(_reference_violation("request_id"))
+    program_id, purpose = command.program_id, command.purpose
     if not program_id:
         violations.append(FieldViolation("program_id", "required", "PROGRAM_ID_MISSING"))
     elif not _PROGRAM_ID.fullmatch(program_id):
@@ -60,6 +38,8 @@ def validate_check(
         violations.append(
             FieldViolation("purpose", "not a purpose code (a-z, 0-9, _)", "PURPOSE_INVALID")
         )
+    if command.consent_id and not _REFERENCE.fullmatch(command.consent_id):
+        violations.append(_reference_violation("consent_id"))
     if violations:
         raise InvalidRequestError(*violations)
     program = registry.get(program_id)
@@ -72,7 +52,15 @@ def validate_check(
                 "PURPOSE_NOT_ALLOWED",
             )
         )
-    return ValidCheck(national_id, program, purpose, request_id or uuid.uuid4().hex)
+    return program
+
+
+def _reference_violation(field: str) -> FieldViolation:
+    return FieldViolation(
+        field,
+        f"at most {MAX_REFERENCE} characters of A-Z a-z 0-9 . _ : -",
+        f"{field.upper()}_INVALID",
+    )
 
 
 _NATIONAL_ID_TEXT = {

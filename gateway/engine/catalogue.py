@@ -92,6 +92,10 @@ class Catalogue:
         """Every agency, sorted."""
         return tuple(self._agencies)
 
+    def specs(self, agency_id: str) -> tuple[AttributeSpec, ...]:
+        """Every attribute ``agency_id`` serves (none for an unknown agency)."""
+        return tuple(self._agencies.get(agency_id, {}).values())
+
     def spec(self, agency_id: str, attribute: str) -> AttributeSpec:
         """The attribute ``agency_id`` serves as ``attribute``.
 

@@ -57,12 +57,17 @@ class ReasonCode:
 
 @dataclass(frozen=True)
 class SourceOutcome:
-    """How one agency answered for one unit (or one batch)."""
+    """How one agency answered for one unit (or one batch).
+
+    ``fetch_ids`` name the Fetch calls that asked the agency about the unit (none when it
+    was not asked: not connected, or the caller's deadline had passed).
+    """
 
     agency_id: str
     status: SourceStatus
     latency_ms: int
     detail: str = ""
+    fetch_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

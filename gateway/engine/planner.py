@@ -116,6 +116,8 @@ class Plan:
     requests: tuple[AgencyRequest, ...]
     facts: tuple[FactPlan, ...]
     rules: tuple[RulePlan, ...]
+    catalogue: Catalogue = field(repr=False, compare=False)
+    """The catalogue the plan was made against."""
     agencies: tuple[str, ...] = field(init=False)
     """Every agency asked in phase 2, sorted."""
     _contexts: threading.local = field(
@@ -170,6 +172,7 @@ def plan(program: Program, catalogue: Catalogue, as_of: dt.date) -> Plan:
             )
             for rule in program.rules
         ),
+        catalogue=catalogue,
     )
 
 

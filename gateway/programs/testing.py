@@ -1,14 +1,17 @@
-"""Running a program's in-file test cases through the planner and evaluator the hub uses.
+"""Running a program's in-file test cases through the hub's own planner, checker and evaluator.
 
 Each case describes a household (or a person) as the agencies would: per member, the value
 each ``agency.attribute`` holds (a missing key is "no record"). The runner plans the program
-against a real catalogue, answers the plan's requests from the case as the adapter SDK
-would (a pushed-down predicate is answered from the value), simulates the ``unavailable``
-agencies as failed, evaluates, and compares with the expectation.
+against a real catalogue, serves the case's records from in-memory agencies (SDK adapters
+behind the same :class:`~gateway.fanout.AgencyDirectory` the hub uses, so queries are
+validated and predicates answered exactly as over gRPC), simulates the ``unavailable``
+agencies as failed, gathers the unit with the hub's checker, evaluates, and compares with
+the expectation.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,21 +20,23 @@ from pathlib import Path
 
 import yaml
 
+from adapters.memory import MemoryAdapter
 from adapters.sdk import (
     AgencyDescription,
     AttributeSpec,
     AttributeType,
-    Predicate,
     PredicateOperator,
     Sensitivity,
     Value,
     value_matches,
 )
-from gateway.engine.catalogue import ALIVE, IDENTITY_AGENCY, Catalogue
+from gateway.checking import Checker
+from gateway.engine.catalogue import ALIVE, HOUSEHOLD_MEMBERS, IDENTITY_AGENCY, Catalogue
 from gateway.engine.errors import UnservedAttributeError
 from gateway.engine.evaluate import UnitFacts, evaluate
-from gateway.engine.outcome import Evaluation, SourceOutcome, SourceStatus
+from gateway.engine.outcome import Evaluation
 from gateway.engine.planner import Plan, plan
+from gateway.fanout import AgencyDirectory
 from gateway.programs.errors import CaseDataError
 from gateway.programs.model import AttributeRef, Program, ProgramTestCase
 
@@ -51,22 +56,36 @@ class CaseResult:
         return "; ".join(self.mismatches)
 
 
+CASE_PURPOSE = "program_test"
+"""The purpose the simulated agencies are told during a test case."""
+_SIMULATED_FAILURE = "simulated failure"
+_CASE_TIMEOUT_S = 10.0
+
+
 def run_program_tests(program: Program, catalogue: Catalogue) -> list[CaseResult]:
     """Run every test case of ``program``, in file order.
+
+    Each case's agencies are served in memory and its facts are gathered by the hub's own
+    checker (both lookup phases, the civil registry first), then evaluated.
 
     Raises:
         CaseDataError: a case names an attribute the catalogue does not serve, or a value
             that attribute cannot hold.
         CatalogueError: the catalogue cannot serve the program at all.
     """
+    for case in program.tests:
+        _check_case_data(program, case, catalogue)
+    return asyncio.run(_run_cases(program, catalogue))
+
+
+async def _run_cases(program: Program, catalogue: Catalogue) -> list[CaseResult]:
     plans: dict[dt.date, Plan] = {}
     results: list[CaseResult] = []
     for case in program.tests:
-        _check_case_data(program, case, catalogue)
         the_plan = plans.get(case.as_of)
         if the_plan is None:
             the_plan = plans[case.as_of] = plan(program, catalogue, case.as_of)
-        unit = simulate_unit(the_plan, case.members, unavailable=case.unavailable)
+        unit = await assemble_case(the_plan, case.members, unavailable=case.unavailable)
         evaluation = evaluate(the_plan, unit)
         mismatches = _compare(case, evaluation)
         results.append(CaseResult(case.name, not mismatches, evaluation, mismatches))
@@ -79,43 +98,70 @@ def simulate_unit(
     *,
     unavailable: Iterable[str] = (),
 ) -> UnitFacts:
-    """Answer ``the_plan``'s requests as the agencies and the hub would.
+    """The facts the hub would gather about ``members`` under ``the_plan`` (synchronous).
+
+    Runs :func:`assemble_case` in its own event loop, so call it outside one.
+    """
+    return asyncio.run(assemble_case(the_plan, members, unavailable=unavailable))
+
+
+async def assemble_case(
+    the_plan: Plan,
+    members: Sequence[Mapping[str, Value]],
+    *,
+    unavailable: Iterable[str] = (),
+) -> UnitFacts:
+    """Serve ``members`` from in-memory agencies and gather the unit as the hub does.
 
     Args:
         the_plan: the plan whose requests are answered.
         members: per member (the subject first), ``agency.attribute`` -> value; a missing
-            key is "no record". ``civil_registry.alive`` defaults to true.
+            key is "no record". ``civil_registry.alive`` defaults to true, and the civil
+            registry lists every member as the subject's household.
         unavailable: agencies simulated as failed (UNAVAILABLE).
     """
     ids = tuple(f"member-{i}" for i in range(len(members)))
-    down = set(unavailable)
-    sources = {IDENTITY_AGENCY: _outcome(IDENTITY_AGENCY, down, found=True)}
-    values: dict[tuple[str, str], list[Value | None]] = {}
-    predicates: dict[tuple[str, Predicate], list[bool | None]] = {}
-    for request in the_plan.requests:
-        agency = request.agency_id
-        prefix = f"{agency}."
-        found = any(key.startswith(prefix) for member in members for key in member)
-        sources[agency] = _outcome(agency, down, found=found)
-        if agency in down:
-            continue
-        for name in request.attributes:
-            values[(agency, name)] = [m.get(f"{agency}.{name}") for m in members]
-        for predicate in request.predicates:
-            column = [m.get(f"{agency}.{predicate.attribute}") for m in members]
-            predicates[(agency, predicate)] = [
-                None if v is None else predicate.operator.apply(v, predicate.operand)
-                for v in column
-            ]
-    alive = members[0].get(f"{IDENTITY_AGENCY}.{ALIVE}", True)
-    return UnitFacts(
-        subject=ids[0],
-        members=ids,
-        subject_found=True,
-        subject_alive=alive if isinstance(alive, bool) else None,
-        values=values,
-        predicates=predicates,
-        sources=sources,
+    directory = case_agencies(the_plan.catalogue, ids, members, unavailable=unavailable)
+    checker = Checker(
+        directory,
+        the_plan.catalogue,
+        agency_timeout_s=_CASE_TIMEOUT_S,
+        fetch_chunk_subjects=max(1, len(ids)),
+    )
+    units = await checker.assemble(the_plan, ids[:1], purpose=CASE_PURPOSE)
+    return units[ids[0]].facts
+
+
+def case_agencies(
+    catalogue: Catalogue,
+    ids: Sequence[str],
+    members: Sequence[Mapping[str, Value]],
+    *,
+    unavailable: Iterable[str] = (),
+) -> AgencyDirectory:
+    """In-memory agencies, one per catalogue entry, holding ``members``' records.
+
+    An agency holds a record of member ``i`` when ``members[i]`` names any of its
+    attributes; the civil registry holds one of every member (alive unless the case says
+    otherwise, in a household of all the members).
+    """
+    down = frozenset(unavailable)
+    records: dict[str, dict[str, dict[str, Value]]] = {}
+    for subject, member in zip(ids, members, strict=True):
+        records.setdefault(IDENTITY_AGENCY, {})[subject] = {
+            ALIVE: True,
+            HOUSEHOLD_MEMBERS: tuple(ids),
+        }
+        for key, value in member.items():
+            ref = AttributeRef.parse(key)
+            records.setdefault(ref.agency_id, {}).setdefault(subject, {})[ref.attribute] = value
+    return AgencyDirectory.local(
+        MemoryAdapter(
+            AgencyDescription(agency, agency, agency, catalogue.specs(agency)),
+            records.get(agency, {}),
+            failing=_SIMULATED_FAILURE if agency in down else None,
+        )
+        for agency in catalogue.agency_ids
     )
 
 
@@ -171,12 +217,6 @@ def _spec(name: str, text: str) -> AttributeSpec:
         sensitivity=Sensitivity.PERSONAL,
         predicate_operators=frozenset(PredicateOperator(op) for op in operators),
     )
-
-
-def _outcome(agency: str, down: Iterable[str], *, found: bool) -> SourceOutcome:
-    if agency in down:
-        return SourceOutcome(agency, SourceStatus.UNAVAILABLE, 0, "simulated failure")
-    return SourceOutcome(agency, SourceStatus.OK if found else SourceStatus.NOT_FOUND, 0)
 
 
 def _check_case_data(program: Program, case: ProgramTestCase, catalogue: Catalogue) -> None:

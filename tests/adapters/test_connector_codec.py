@@ -132,7 +132,7 @@ _QUERIES = st.builds(
         st.builds(Predicate, _TEXT, st.sampled_from(PredicateOperator), _OPERANDS), max_size=3
     ).map(tuple),
     as_of=st.dates(min_value=dt.date(1000, 1, 1)),
-    request_id=_TEXT,
+    fetch_id=_TEXT,
     purpose=_TEXT,
 )
 

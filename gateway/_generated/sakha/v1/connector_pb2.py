@@ -24,19 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18sakha/v1/connector.proto\x12\x08sakha.v1\"\xcd\x01\n\rAttributeInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x04type\x18\x02 \x01(\x0e\x32\x17.sakha.v1.AttributeType\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12*\n\x0bsensitivity\x18\x04 \x01(\x0e\x32\x15.sakha.v1.Sensitivity\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x38\n\x13predicate_operators\x18\x06 \x03(\x0e\x32\x1b.sakha.v1.PredicateOperator\"\x11\n\x0f\x44\x65scribeRequest\"\x95\x01\n\x10\x44\x65scribeResponse\x12\x11\n\tagency_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_name\x18\x02 \x01(\t\x12\x16\n\x0e\x61gency_name_fa\x18\x03 \x01(\t\x12+\n\nattributes\x18\x04 \x03(\x0b\x32\x17.sakha.v1.AttributeInfo\x12\x14\n\x0cmax_subjects\x18\x05 \x01(\r\"T\n\x06Scalar\x12\x14\n\nbool_value\x18\x01 \x01(\x08H\x00\x12\x13\n\tint_value\x18\x02 \x01(\x03H\x00\x12\x16\n\x0cstring_value\x18\x03 \x01(\tH\x00\x42\x07\n\x05value\"p\n\tPredicate\x12\x11\n\tattribute\x18\x01 \x01(\t\x12-\n\x08operator\x18\x02 \x01(\x0e\x32\x1b.sakha.v1.PredicateOperator\x12!\n\x07operand\x18\x03 \x01(\x0b\x32\x10.sakha.v1.Scalar\"\x91\x01\n\x0c\x46\x65tchRequest\x12\x10\n\x08subjects\x18\x01 \x03(\t\x12\x12\n\nattributes\x18\x02 \x03(\t\x12\'\n\npredicates\x18\x03 \x03(\x0b\x32\x13.sakha.v1.Predicate\x12\r\n\x05\x61s_of\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\x0f\n\x07purpose\x18\x06 \x01(\t\"\x1c\n\nBoolColumn\x12\x0e\n\x06values\x18\x01 \x03(\x08\"\x1d\n\x0bInt64Column\x12\x0e\n\x06values\x18\x01 \x03(\x03\"\x1e\n\x0cStringColumn\x12\x0e\n\x06values\x18\x01 \x03(\t\"3\n\x10StringListColumn\x12\x0e\n\x06values\x18\x01 \x03(\t\x12\x0f\n\x07lengths\x18\x02 \x03(\r\"\xd0\x01\n\x06\x43olumn\x12\x0f\n\x07present\x18\x01 \x03(\x08\x12%\n\x05\x62ools\x18\x02 \x01(\x0b\x32\x14.sakha.v1.BoolColumnH\x00\x12%\n\x04ints\x18\x03 \x01(\x0b\x32\x15.sakha.v1.Int64ColumnH\x00\x12)\n\x07strings\x18\x04 \x01(\x0b\x32\x16.sakha.v1.StringColumnH\x00\x12\x32\n\x0cstring_lists\x18\x05 \x01(\x0b\x32\x1a.sakha.v1.StringListColumnH\x00\x42\x08\n\x06values\"n\n\rFetchResponse\x12\r\n\x05\x66ound\x18\x01 \x03(\x08\x12!\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x10.sakha.v1.Column\x12+\n\x11predicate_results\x18\x03 \x03(\x0b\x32\x10.sakha.v1.Column*\x9d\x01\n\rAttributeType\x12\x1e\n\x1a\x41TTRIBUTE_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41TTRIBUTE_TYPE_BOOL\x10\x01\x12\x18\n\x14\x41TTRIBUTE_TYPE_INT64\x10\x02\x12\x19\n\x15\x41TTRIBUTE_TYPE_STRING\x10\x03\x12\x1e\n\x1a\x41TTRIBUTE_TYPE_STRING_LIST\x10\x04*\x90\x01\n\x0bSensitivity\x12\x1b\n\x17SENSITIVITY_UNSPECIFIED\x10\x00\x12\x16\n\x12SENSITIVITY_PUBLIC\x10\x01\x12\x18\n\x14SENSITIVITY_PERSONAL\x10\x02\x12\x19\n\x15SENSITIVITY_FINANCIAL\x10\x03\x12\x17\n\x13SENSITIVITY_SPECIAL\x10\x04*\xd9\x01\n\x11PredicateOperator\x12\"\n\x1ePREDICATE_OPERATOR_UNSPECIFIED\x10\x00\x12\x19\n\x15PREDICATE_OPERATOR_LT\x10\x01\x12\x19\n\x15PREDICATE_OPERATOR_LE\x10\x02\x12\x19\n\x15PREDICATE_OPERATOR_GT\x10\x03\x12\x19\n\x15PREDICATE_OPERATOR_GE\x10\x04\x12\x19\n\x15PREDICATE_OPERATOR_EQ\x10\x05\x12\x19\n\x15PREDICATE_OPERATOR_NE\x10\x06\x32\x8f\x01\n\x10\x43onnectorService\x12\x41\n\x08\x44\x65scribe\x12\x19.sakha.v1.DescribeRequest\x1a\x1a.sakha.v1.DescribeResponse\x12\x38\n\x05\x46\x65tch\x12\x16.sakha.v1.FetchRequest\x1a\x17.sakha.v1.FetchResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18sakha/v1/connector.proto\x12\x08sakha.v1\"\xcd\x01\n\rAttributeInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x04type\x18\x02 \x01(\x0e\x32\x17.sakha.v1.AttributeType\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12*\n\x0bsensitivity\x18\x04 \x01(\x0e\x32\x15.sakha.v1.Sensitivity\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x38\n\x13predicate_operators\x18\x06 \x03(\x0e\x32\x1b.sakha.v1.PredicateOperator\"\x11\n\x0f\x44\x65scribeRequest\"\x95\x01\n\x10\x44\x65scribeResponse\x12\x11\n\tagency_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61gency_name\x18\x02 \x01(\t\x12\x16\n\x0e\x61gency_name_fa\x18\x03 \x01(\t\x12+\n\nattributes\x18\x04 \x03(\x0b\x32\x17.sakha.v1.AttributeInfo\x12\x14\n\x0cmax_subjects\x18\x05 \x01(\r\"T\n\x06Scalar\x12\x14\n\nbool_value\x18\x01 \x01(\x08H\x00\x12\x13\n\tint_value\x18\x02 \x01(\x03H\x00\x12\x16\n\x0cstring_value\x18\x03 \x01(\tH\x00\x42\x07\n\x05value\"p\n\tPredicate\x12\x11\n\tattribute\x18\x01 \x01(\t\x12-\n\x08operator\x18\x02 \x01(\x0e\x32\x1b.sakha.v1.PredicateOperator\x12!\n\x07operand\x18\x03 \x01(\x0b\x32\x10.sakha.v1.Scalar\"\xa1\x01\n\x0c\x46\x65tchRequest\x12\x10\n\x08subjects\x18\x01 \x03(\t\x12\x12\n\nattributes\x18\x02 \x03(\t\x12\'\n\npredicates\x18\x03 \x03(\x0b\x32\x13.sakha.v1.Predicate\x12\r\n\x05\x61s_of\x18\x04 \x01(\t\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\x10\n\x08\x66\x65tch_id\x18\x07 \x01(\tJ\x04\x08\x05\x10\x06R\nrequest_id\"\x1c\n\nBoolColumn\x12\x0e\n\x06values\x18\x01 \x03(\x08\"\x1d\n\x0bInt64Column\x12\x0e\n\x06values\x18\x01 \x03(\x03\"\x1e\n\x0cStringColumn\x12\x0e\n\x06values\x18\x01 \x03(\t\"3\n\x10StringListColumn\x12\x0e\n\x06values\x18\x01 \x03(\t\x12\x0f\n\x07lengths\x18\x02 \x03(\r\"\xd0\x01\n\x06\x43olumn\x12\x0f\n\x07present\x18\x01 \x03(\x08\x12%\n\x05\x62ools\x18\x02 \x01(\x0b\x32\x14.sakha.v1.BoolColumnH\x00\x12%\n\x04ints\x18\x03 \x01(\x0b\x32\x15.sakha.v1.Int64ColumnH\x00\x12)\n\x07strings\x18\x04 \x01(\x0b\x32\x16.sakha.v1.StringColumnH\x00\x12\x32\n\x0cstring_lists\x18\x05 \x01(\x0b\x32\x1a.sakha.v1.StringListColumnH\x00\x42\x08\n\x06values\"n\n\rFetchResponse\x12\r\n\x05\x66ound\x18\x01 \x03(\x08\x12!\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x10.sakha.v1.Column\x12+\n\x11predicate_results\x18\x03 \x03(\x0b\x32\x10.sakha.v1.Column*\x9d\x01\n\rAttributeType\x12\x1e\n\x1a\x41TTRIBUTE_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x41TTRIBUTE_TYPE_BOOL\x10\x01\x12\x18\n\x14\x41TTRIBUTE_TYPE_INT64\x10\x02\x12\x19\n\x15\x41TTRIBUTE_TYPE_STRING\x10\x03\x12\x1e\n\x1a\x41TTRIBUTE_TYPE_STRING_LIST\x10\x04*\x90\x01\n\x0bSensitivity\x12\x1b\n\x17SENSITIVITY_UNSPECIFIED\x10\x00\x12\x16\n\x12SENSITIVITY_PUBLIC\x10\x01\x12\x18\n\x14SENSITIVITY_PERSONAL\x10\x02\x12\x19\n\x15SENSITIVITY_FINANCIAL\x10\x03\x12\x17\n\x13SENSITIVITY_SPECIAL\x10\x04*\xd9\x01\n\x11PredicateOperator\x12\"\n\x1ePREDICATE_OPERATOR_UNSPECIFIED\x10\x00\x12\x19\n\x15PREDICATE_OPERATOR_LT\x10\x01\x12\x19\n\x15PREDICATE_OPERATOR_LE\x10\x02\x12\x19\n\x15PREDICATE_OPERATOR_GT\x10\x03\x12\x19\n\x15PREDICATE_OPERATOR_GE\x10\x04\x12\x19\n\x15PREDICATE_OPERATOR_EQ\x10\x05\x12\x19\n\x15PREDICATE_OPERATOR_NE\x10\x06\x32\x8f\x01\n\x10\x43onnectorService\x12\x41\n\x08\x44\x65scribe\x12\x19.sakha.v1.DescribeRequest\x1a\x1a.sakha.v1.DescribeResponse\x12\x38\n\x05\x46\x65tch\x12\x16.sakha.v1.FetchRequest\x1a\x17.sakha.v1.FetchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sakha.v1.connector_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ATTRIBUTETYPE']._serialized_start=1235
-  _globals['_ATTRIBUTETYPE']._serialized_end=1392
-  _globals['_SENSITIVITY']._serialized_start=1395
-  _globals['_SENSITIVITY']._serialized_end=1539
-  _globals['_PREDICATEOPERATOR']._serialized_start=1542
-  _globals['_PREDICATEOPERATOR']._serialized_end=1759
+  _globals['_ATTRIBUTETYPE']._serialized_start=1251
+  _globals['_ATTRIBUTETYPE']._serialized_end=1408
+  _globals['_SENSITIVITY']._serialized_start=1411
+  _globals['_SENSITIVITY']._serialized_end=1555
+  _globals['_PREDICATEOPERATOR']._serialized_start=1558
+  _globals['_PREDICATEOPERATOR']._serialized_end=1775
   _globals['_ATTRIBUTEINFO']._serialized_start=39
   _globals['_ATTRIBUTEINFO']._serialized_end=244
   _globals['_DESCRIBEREQUEST']._serialized_start=246
@@ -48,19 +48,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PREDICATE']._serialized_start=503
   _globals['_PREDICATE']._serialized_end=615
   _globals['_FETCHREQUEST']._serialized_start=618
-  _globals['_FETCHREQUEST']._serialized_end=763
-  _globals['_BOOLCOLUMN']._serialized_start=765
-  _globals['_BOOLCOLUMN']._serialized_end=793
-  _globals['_INT64COLUMN']._serialized_start=795
-  _globals['_INT64COLUMN']._serialized_end=824
-  _globals['_STRINGCOLUMN']._serialized_start=826
-  _globals['_STRINGCOLUMN']._serialized_end=856
-  _globals['_STRINGLISTCOLUMN']._serialized_start=858
-  _globals['_STRINGLISTCOLUMN']._serialized_end=909
-  _globals['_COLUMN']._serialized_start=912
-  _globals['_COLUMN']._serialized_end=1120
-  _globals['_FETCHRESPONSE']._serialized_start=1122
-  _globals['_FETCHRESPONSE']._serialized_end=1232
-  _globals['_CONNECTORSERVICE']._serialized_start=1762
-  _globals['_CONNECTORSERVICE']._serialized_end=1905
+  _globals['_FETCHREQUEST']._serialized_end=779
+  _globals['_BOOLCOLUMN']._serialized_start=781
+  _globals['_BOOLCOLUMN']._serialized_end=809
+  _globals['_INT64COLUMN']._serialized_start=811
+  _globals['_INT64COLUMN']._serialized_end=840
+  _globals['_STRINGCOLUMN']._serialized_start=842
+  _globals['_STRINGCOLUMN']._serialized_end=872
+  _globals['_STRINGLISTCOLUMN']._serialized_start=874
+  _globals['_STRINGLISTCOLUMN']._serialized_end=925
+  _globals['_COLUMN']._serialized_start=928
+  _globals['_COLUMN']._serialized_end=1136
+  _globals['_FETCHRESPONSE']._serialized_start=1138
+  _globals['_FETCHRESPONSE']._serialized_end=1248
+  _globals['_CONNECTORSERVICE']._serialized_start=1778
+  _globals['_CONNECTORSERVICE']._serialized_end=1921
 # @@protoc_insertion_point(module_scope)

@@ -242,12 +242,15 @@ class FetchRequest(_message.Message):
     ATTRIBUTES_FIELD_NUMBER: _builtins.int
     PREDICATES_FIELD_NUMBER: _builtins.int
     AS_OF_FIELD_NUMBER: _builtins.int
-    REQUEST_ID_FIELD_NUMBER: _builtins.int
     PURPOSE_FIELD_NUMBER: _builtins.int
+    FETCH_ID_FIELD_NUMBER: _builtins.int
     as_of: _builtins.str
     """ISO date (YYYY-MM-DD) the facts are asked for, e.g. to compute ages."""
-    request_id: _builtins.str
     purpose: _builtins.str
+    fetch_id: _builtins.str
+    """Hub-generated id of this one Fetch call: the audit entry of every check it served
+    records it, so an agency's own log can be joined to the hub's.
+    """
     @_builtins.property
     def subjects(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """National IDs of the subjects, one row each in the response."""
@@ -263,12 +266,12 @@ class FetchRequest(_message.Message):
         attributes: _abc.Iterable[_builtins.str] | None = ...,
         predicates: _abc.Iterable[Global___Predicate] | None = ...,
         as_of: _builtins.str = ...,
-        request_id: _builtins.str = ...,
         purpose: _builtins.str = ...,
+        fetch_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "attributes", b"attributes", "predicates", b"predicates", "purpose", b"purpose", "request_id", b"request_id", "subjects", b"subjects"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "attributes", b"attributes", "fetch_id", b"fetch_id", "predicates", b"predicates", "purpose", b"purpose", "subjects", b"subjects"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

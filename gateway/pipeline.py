@@ -1,0 +1,191 @@
+"""The one path every check takes: admit, coalesce, decide.
+
+``Check`` and every item of ``CheckBatch`` go through the same two grpc-free steps, so each
+layer is written once:
+
+- :meth:`Pipeline.admit` (per command): validate, authorize (consent joins here). A
+  command that is refused never enters a group, so no agency hears of its subject.
+- :meth:`Pipeline.decide` (per group of admitted commands of one program and purpose):
+  plan, fan out, assemble, evaluate (the audit append joins here).
+
+Single checks are coalesced into groups by :class:`~gateway.coalescer.Coalescer`; a chunk of
+a CheckBatch stream is grouped by program and purpose directly. Either way a group may mix
+callers, and each command keeps its own identity through to its outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gateway.auth.errors import AuthenticationError, AuthenticationReason, PermissionDeniedError
+from gateway.auth.policy import Policy
+from gateway.auth.ratelimit import RateLimiter
+from gateway.checking import Checker, CheckOutcome
+from gateway.coalescer import Coalescer
+from gateway.command import AdmittedCheck, CheckCommand
+from gateway.engine.planner import Plan
+from gateway.errors import DeadlineTooShortError
+from gateway.programs.loader import ProgramRegistry
+from gateway.programs.model import Program
+from gateway.security_log import SecurityEvent, record
+from gateway.validation import validate
+
+MIN_DEADLINE_S = 0.005
+"""A command with less time than this left is refused: no agency could answer in time."""
+
+
+@dataclass(frozen=True)
+class CoalesceSettings:
+    """How single checks are grouped (see :class:`~gateway.coalescer.Coalescer`)."""
+
+    window_s: float
+    max_items: int
+    max_in_flight: int
+
+
+class Pipeline:
+    """Admits and decides checks for the servicer, which only decodes and encodes.
+
+    Args:
+        programs: the programs served.
+        checker: decides groups (plan, fan out, assemble, evaluate).
+        policy: which organisation may run which program for which purpose.
+        limiter: the per-organisation rate limits (CheckBatch items are charged here).
+        coalescing: how single checks are grouped.
+        anonymous_allowed: commands without a caller are admitted (authentication is
+            switched off); otherwise such a command is refused, failing closed.
+    """
+
+    def __init__(
+        self,
+        programs: ProgramRegistry,
+        checker: Checker,
+        *,
+        policy: Policy,
+        limiter: RateLimiter,
+        coalescing: CoalesceSettings,
+        anonymous_allowed: bool = False,
+    ) -> None:
+        self._programs = programs
+        self._checker = checker
+        self._policy = policy
+        self._limiter = limiter
+        self._anonymous_allowed = anonymous_allowed
+        self._coalescer: Coalescer[tuple[str, str], AdmittedCheck, CheckOutcome] = Coalescer(
+            self._decide_group,
+            window_s=coalescing.window_s,
+            max_items=coalescing.max_items,
+            max_in_flight=coalescing.max_in_flight,
+        )
+
+    @property
+    def programs(self) -> ProgramRegistry:
+        """The programs served."""
+        return self._programs
+
+    def plan(self, program: Program) -> Plan:
+        """``program``'s plan on today's date (what DescribeProgram shows)."""
+        return self._checker.plan_for(program, self._checker.today())
+
+    def admit(self, command: CheckCommand) -> AdmittedCheck:
+        """Validate and authorize ``command``; raise the error that refuses it.
+
+        Raises:
+            InvalidRequestError, UnknownProgramError: the command is malformed.
+            AuthenticationError: no caller, and authentication is not switched off.
+            PermissionDeniedError: the caller may not run this program for this purpose.
+            DeadlineTooShortError: the caller's deadline leaves no time to ask anyone.
+        """
+        program = validate(self._programs, command)
+        caller = command.caller
+        if caller is None:
+            if not self._anonymous_allowed:
+                raise AuthenticationError(
+                    AuthenticationReason.TOKEN_MISSING, "no authenticated caller"
+                )
+        else:
+            try:
+                self._policy.authorize_check(caller, program.id, command.purpose)
+            except PermissionDeniedError as exc:
+                record(
+                    SecurityEvent(
+                        "permission_denied",
+                        exc.reason,
+                        command.rpc,
+                        "",
+                        caller.organisation.id,
+                        caller.operator,
+                        f"{program.id}/{command.purpose}",
+                    )
+                )
+                raise
+        remaining = command.remaining_s()
+        if remaining is not None and remaining < MIN_DEADLINE_S:
+            raise DeadlineTooShortError("the deadline leaves no time to ask the agencies")
+        return AdmittedCheck(command, program)
+
+    async def decide(self, group: Sequence[AdmittedCheck]) -> list[CheckOutcome]:
+        """Decide a group of admitted commands of one program and purpose, in order."""
+        return await self._checker.decide(group)
+
+    async def check(self, command: CheckCommand) -> CheckOutcome:
+        """Admit one command, let it share a group with concurrent ones, and decide it."""
+        admitted = self.admit(command)
+        return await self._coalescer.submit(admitted.group_key, admitted)
+
+    async def check_chunk(self, commands: Sequence[CheckCommand]) -> list[CheckOutcome | Exception]:
+        """Admit and decide a chunk of a CheckBatch stream; one outcome or error per command.
+
+        The chunk is charged to the caller's rate limit first (waiting, not failing), so a
+        long re-assessment slows down rather than breaks.
+        """
+        await self._pace(commands)
+        results: list[CheckOutcome | Exception | None] = [None] * len(commands)
+        groups: dict[tuple[str, str], list[tuple[int, AdmittedCheck]]] = {}
+        for index, command in enumerate(commands):
+            try:
+                admitted = self.admit(command)
+            except Exception as exc:  # this item's error; the status table maps it
+                results[index] = exc
+                continue
+            groups.setdefault(admitted.group_key, []).append((index, admitted))
+        decided = await asyncio.gather(
+            *(self.decide([a for _, a in items]) for items in groups.values()),
+            return_exceptions=True,
+        )
+        for items, outcomes in zip(groups.values(), decided, strict=True):
+            if isinstance(outcomes, BaseException):
+                if not isinstance(outcomes, Exception):
+                    raise outcomes
+                for index, _ in items:
+                    results[index] = outcomes
+                continue
+            for (index, _), outcome in zip(items, outcomes, strict=True):
+                results[index] = outcome
+        return [r for r in results if r is not None]
+
+    async def _pace(self, commands: Sequence[CheckCommand]) -> None:
+        organisations = {
+            c.caller.organisation.id: c.caller.organisation for c in commands if c.caller
+        }
+        costs = Counter(c.organisation_id for c in commands if c.caller is not None)
+        for organisation_id, cost in costs.items():
+            limit = organisations[organisation_id].rate_limit
+            step = max(1, int(limit.burst))  # never ask for more than a full bucket holds
+            for start in range(0, cost, step):
+                await self._limiter.wait(
+                    organisation_id, limit.per_second, limit.burst, min(step, cost - start)
+                )
+
+    async def _decide_group(
+        self, key: tuple[str, str], group: Sequence[AdmittedCheck]
+    ) -> Sequence[CheckOutcome]:
+        del key  # every command of the group carries it
+        return await self.decide(group)
+
+    async def drain(self) -> None:
+        """Decide every coalesced check still waiting (graceful shutdown)."""
+        await self._coalescer.drain()
