@@ -37,6 +37,10 @@ _MESSAGES = {
     "extra_forbidden": "unknown key",
     "unexpected_keyword_argument": "unknown key",
     "missing_keyword_argument": "required key is missing",
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "dataclass_type": "expected a mapping",
+    "model_attributes_type": "expected a mapping",
 }
 
 
@@ -55,6 +59,8 @@ def key_path(loc: tuple[int | str, ...]) -> str:
     """``("organisations", 0, "rate_limit", "burst")`` as ``organisations[0].rate_limit.burst``."""
     path = ""
     for part in loc:
+        if part == "[key]":  # pydantic's marker for a mapping's key, not a key itself
+            continue
         if isinstance(part, int):
             path += f"[{part}]"
         else:
@@ -83,6 +89,18 @@ def load_yaml(text: str, *, source: str, error: type[Exception]) -> Any:
         return load_strict(text, dates_as_text=True)
     except yaml.YAMLError as exc:
         raise error(located(source, "", f"not valid YAML: {exc}")) from exc
+
+
+def read_text(path: Path, *, error: type[Exception]) -> str:
+    """The text of the configuration file ``path``.
+
+    Raises:
+        error: the file is missing, unreadable or not UTF-8; the message names it.
+    """
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(located(str(path), "", f"cannot read: {exc}")) from exc
 
 
 def validate(
@@ -125,11 +143,13 @@ def validate(
 
 def _describe(problem: Any, source: str, origins: Mapping[str, str]) -> str:
     loc: tuple[int | str, ...] = problem["loc"]
-    message = _MESSAGES.get(problem["type"], problem["msg"])
-    if problem["type"] not in _MESSAGES and problem["type"] != "value_error":
-        message = f"{message}, got {_shown(problem.get('input'))}"
-    elif problem["type"] == "value_error":
-        message = message.removeprefix("Value error, ")
+    kind = problem["type"]
+    if kind == "value_error":
+        message = problem["msg"].removeprefix("Value error, ")
+    elif kind in ("missing", "extra_forbidden", "unexpected_keyword_argument"):
+        message = _MESSAGES[kind]
+    else:
+        message = f"{_MESSAGES.get(kind, problem['msg'])}, got {_shown(problem.get('input'))}"
     if loc and loc[0] in origins:
         return f"{origins[str(loc[0])]}: {message}"
     return located(source, key_path(loc), message)

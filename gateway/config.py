@@ -17,7 +17,7 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, Field, model_validator
 from pydantic.dataclasses import dataclass
 
-from adapters.typed_config import STRICT, load_yaml, relative_to_file, validate
+from adapters.typed_config import STRICT, load_yaml, read_text, relative_to_file, validate
 from gateway import environment
 from gateway.pki.ca import TlsFiles
 
@@ -261,11 +261,7 @@ def load_hub_config(
     source = str(path) if path is not None else "hub config"
     data: object = {}
     if path is not None:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read: {exc}") from exc
-        data = load_yaml(text, source=source, error=ConfigError)
+        data = load_yaml(read_text(path, error=ConfigError), source=source, error=ConfigError)
         if data is None:
             data = {}
     if not isinstance(data, dict):
