@@ -32,17 +32,15 @@ instead of being ignored.
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import os
 import re
-from collections.abc import Mapping, Set
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Annotated
 
 import sqlalchemy as sa
-import yaml
+from pydantic import Field
 
 from adapters.csv_source import CsvAdapter
 from adapters.errors import AdapterConfigError
@@ -56,21 +54,13 @@ from adapters.sdk import (
     Sensitivity,
 )
 from adapters.sql import SqlAdapter, SqlColumn
-from adapters.strict_yaml import load_strict
+from adapters.typed_config import ConfigModel, load_yaml, located, read_text, validate
 
 NAME = re.compile(r"[a-z_][a-z0-9_]*")
 """What agency ids, attribute names and query names look like."""
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NO_VARIABLES: Mapping[str, str] = MappingProxyType({})
-_E = TypeVar("_E", bound=enum.Enum)
-
-_COMMON_KEYS = frozenset({"agency_id", "name", "name_fa", "attributes", "limits"})
-_SQL_KEYS = _COMMON_KEYS | {"url", "subjects_sql", "queries"}
-_CSV_KEYS = _COMMON_KEYS | {"csv", "list_separator"}
-_ATTRIBUTE_KEYS = frozenset(
-    {"query", "column", "type", "unit", "sensitivity", "description", "predicates"}
-)
 # Operators an attribute type may declare: lists are not compared, bools only for equality.
 _OPERATORS_ALLOWED: Mapping[AttributeType, frozenset[PredicateOperator]] = {
     AttributeType.INT64: frozenset(PredicateOperator),
@@ -78,6 +68,69 @@ _OPERATORS_ALLOWED: Mapping[AttributeType, frozenset[PredicateOperator]] = {
     AttributeType.BOOL: frozenset({PredicateOperator.EQ, PredicateOperator.NE}),
     AttributeType.STRING_LIST: frozenset(),
 }
+
+_Name = Annotated[str, Field(pattern=rf"^{NAME.pattern}$")]
+_Text = Annotated[str, Field(min_length=1)]
+_Limit = Annotated[int, Field(ge=1, le=10_000_000)]
+
+
+class _LimitsFile(ConfigModel):
+    max_subjects: _Limit = AdapterLimits.max_subjects
+    """Most subjects one Fetch may ask about."""
+    max_attributes: _Limit = AdapterLimits.max_attributes
+    """Most attributes one Fetch may ask for."""
+    max_predicates: _Limit = AdapterLimits.max_predicates
+    """Most predicates one Fetch may ask to evaluate."""
+
+
+class _AttributeFile(ConfigModel):
+    query: _Name | None = None
+    """SQL only: the named query that selects it."""
+    column: _Text | None = None
+    """The column holding it; default: the attribute's name."""
+    type: AttributeType
+    """``bool``, ``int64``, ``string`` or ``string_list``."""
+    unit: str = ""
+    """Its unit (``IRR``…)."""
+    sensitivity: Sensitivity
+    """``public``, ``personal``, ``financial`` or ``special``."""
+    description: str = ""
+    """What it is."""
+    predicates: tuple[PredicateOperator, ...] = ()
+    """Comparisons the agency evaluates itself (bool: eq, ne only; string_list: none)."""
+
+
+class _AdapterFile(ConfigModel):
+    agency_id: _Name
+    """The agency's id."""
+    name: _Text
+    """The agency's name."""
+    name_fa: str = ""
+    """Its Persian name."""
+    attributes: Annotated[dict[_Name, _AttributeFile], Field(min_length=1)]
+    """Attribute name to its description; at least one."""
+    limits: _LimitsFile = _LimitsFile()
+    """Bounds on every query."""
+
+
+class SqlAdapterFile(_AdapterFile):
+    """An agency served from a database (a file with ``url:``)."""
+
+    url: _Text
+    """A SQLAlchemy URL; ``{name}`` placeholders filled from the variables."""
+    subjects_sql: _Text
+    """Selects the subjects the agency holds (``subject``), given ``:subjects``."""
+    queries: Annotated[dict[_Name, _Text], Field(min_length=1)]
+    """Named queries, each selecting ``subject`` and attribute columns."""
+
+
+class CsvAdapterFile(_AdapterFile):
+    """An agency served from a CSV export (a file with ``csv:``)."""
+
+    csv: _Text
+    """The CSV file; relative to the YAML file's folder; ``{name}`` placeholders allowed."""
+    list_separator: _Text = ";"
+    """Splits ``string_list`` cells."""
 
 
 def load_adapter_config(
@@ -95,90 +148,80 @@ def load_adapter_config(
             load is reported the same way.
     """
     file = Path(path)
+    source = str(file)
+    text = read_text(file, error=AdapterConfigError)
+    data = load_yaml(text, source=source, error=AdapterConfigError)
+    model: type[_AdapterFile] = SqlAdapterFile
+    if not (isinstance(data, dict) and "url" in data):
+        model = CsvAdapterFile
+        if isinstance(data, dict) and "csv" not in data:
+            raise AdapterConfigError(
+                located(source, "url or csv", "missing (a database URL or a CSV file)")
+            )
+    parsed = validate(data, model, source=source, error=AdapterConfigError)
     try:
-        data = load_strict(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise AdapterConfigError(f"{file}: cannot read: {exc}") from exc
-    try:
-        return _build(_Node(data, ""), file.absolute().parent, variables)
+        return _build(parsed, file.absolute().parent, variables)
     except AdapterConfigError as exc:
         raise AdapterConfigError(f"{file}: {exc}") from exc
 
 
-def _build(root: _Node, base: Path, variables: Mapping[str, str]) -> Adapter:
-    is_sql = "url" in root.mapping()
-    root.only(_SQL_KEYS if is_sql else _CSV_KEYS)
+def _build(parsed: _AdapterFile, base: Path, variables: Mapping[str, str]) -> Adapter:
     description = AgencyDescription(
-        agency_id=root.name("agency_id"),
-        name=root.text("name"),
-        name_fa=root.text("name_fa", ""),
-        attributes=tuple(
-            _attribute(name, node, is_sql) for name, node in root.child("attributes").items()
-        ),
+        agency_id=parsed.agency_id,
+        name=parsed.name,
+        name_fa=parsed.name_fa,
+        attributes=tuple(_attribute(name, spec) for name, spec in parsed.attributes.items()),
     )
-    if not description.attributes:
-        raise AdapterConfigError("attributes: the agency serves no attribute")
-    limits = _limits(root.child("limits")) if "limits" in root.mapping() else None
-    if is_sql:
-        columns = {
-            name: SqlColumn(query=node.name("query"), column=node.text("column", name))
-            for name, node in root.child("attributes").items()
-        }
+    limits = AdapterLimits(**parsed.limits.model_dump())
+    columns = {name: spec.column or name for name, spec in parsed.attributes.items()}
+    if isinstance(parsed, SqlAdapterFile):
         return SqlAdapter(
             description,
-            url=_database_url(root.text("url"), base, variables),
-            subjects_sql=root.text("subjects_sql"),
-            queries={name: node.string() for name, node in root.child("queries").items()},
-            columns=columns,
+            url=_database_url(parsed.url, base, variables),
+            subjects_sql=parsed.subjects_sql,
+            queries=dict(parsed.queries),
+            columns={
+                name: SqlColumn(_query(name, spec), columns[name])
+                for name, spec in parsed.attributes.items()
+            },
             limits=limits,
         )
-    if "csv" not in root.mapping():
-        raise AdapterConfigError("url or csv: missing (a database URL or a CSV file)")
-    csv_path = Path(_substitute(root.text("csv"), variables, "csv"))
+    assert isinstance(parsed, CsvAdapterFile)  # noqa: S101 - the two file kinds
+    for name, spec in parsed.attributes.items():
+        if spec.query is not None:
+            raise AdapterConfigError(f"attributes.{name}.query: unknown key (SQL only)")
+    csv_path = Path(_substitute(parsed.csv, variables, "csv"))
     return CsvAdapter(
         description,
         csv_path if csv_path.is_absolute() else base / csv_path,
-        columns={
-            name: node.text("column", name) for name, node in root.child("attributes").items()
-        },
-        list_separator=root.text("list_separator", ";"),
+        columns=columns,
+        list_separator=parsed.list_separator,
         limits=limits,
     )
 
 
-def _attribute(name: str, node: _Node, is_sql: bool) -> AttributeSpec:
-    if not NAME.fullmatch(name):
-        raise AdapterConfigError(f"attributes.{name}: name does not match {NAME.pattern}")
-    node.only(_ATTRIBUTE_KEYS if is_sql else _ATTRIBUTE_KEYS - {"query"})
-    kind = node.child("type").choice(AttributeType)
-    operators = frozenset(
-        op.choice(PredicateOperator) for op in node.child("predicates", []).elements()
-    )
-    refused = operators - _OPERATORS_ALLOWED[kind]
+def _query(name: str, spec: _AttributeFile) -> str:
+    if spec.query is None:
+        raise AdapterConfigError(f"attributes.{name}.query: missing")
+    return spec.query
+
+
+def _attribute(name: str, spec: _AttributeFile) -> AttributeSpec:
+    operators = frozenset(spec.predicates)
+    refused = operators - _OPERATORS_ALLOWED[spec.type]
     if refused:
         raise AdapterConfigError(
-            f"{node.key}.predicates: {sorted(op.value for op in refused)} "
-            f"cannot be evaluated on a {kind.value}"
+            f"attributes.{name}.predicates: {sorted(op.value for op in refused)} "
+            f"cannot be evaluated on a {spec.type.value}"
         )
     return AttributeSpec(
         name=name,
-        type=kind,
-        sensitivity=node.child("sensitivity").choice(Sensitivity),
-        unit=node.text("unit", ""),
-        description=node.text("description", ""),
+        type=spec.type,
+        sensitivity=spec.sensitivity,
+        unit=spec.unit,
+        description=spec.description,
         predicate_operators=operators,
     )
-
-
-def _limits(node: _Node) -> AdapterLimits:
-    fields = {f.name for f in dataclasses.fields(AdapterLimits)}
-    node.only(fields)
-    overrides: dict[str, int] = {}
-    for key, value in node.mapping().items():
-        if type(value) is not int or value < 1:
-            raise AdapterConfigError(f"{node.key}.{key}: {value!r} is not a positive integer")
-        overrides[key] = value
-    return dataclasses.replace(AdapterLimits(), **overrides)
 
 
 def _substitute(text: str, variables: Mapping[str, str], key: str) -> str:
@@ -206,64 +249,3 @@ def _database_url(text: str, base: Path, variables: Mapping[str, str]) -> sa.URL
     ):
         return url.set(database=str(base / database))
     return url
-
-
-class _Node:
-    """A value in the YAML tree and its dotted key, so every error names where it is."""
-
-    def __init__(self, value: Any, key: str) -> None:
-        self.value = value
-        self.key = key
-
-    def _at(self, key: str) -> str:
-        return f"{self.key}.{key}" if self.key else key
-
-    def mapping(self) -> Mapping[str, Any]:
-        if not isinstance(self.value, Mapping) or not all(isinstance(k, str) for k in self.value):
-            raise AdapterConfigError(f"{self.key or 'the file'}: expected a mapping")
-        return self.value
-
-    def only(self, allowed: Set[str]) -> None:
-        unknown = sorted(set(self.mapping()) - allowed)
-        if unknown:
-            raise AdapterConfigError(f"{self._at(unknown[0])}: unknown key")
-
-    def child(self, key: str, default: Any = None) -> _Node:
-        mapping = self.mapping()
-        if key not in mapping and default is None:
-            raise AdapterConfigError(f"{self._at(key)}: missing")
-        return _Node(mapping.get(key, default), self._at(key))
-
-    def items(self) -> list[tuple[str, _Node]]:
-        return [(k, _Node(v, self._at(k))) for k, v in self.mapping().items()]
-
-    def elements(self) -> list[_Node]:
-        if not isinstance(self.value, list):
-            raise AdapterConfigError(f"{self.key}: expected a list")
-        return [_Node(v, f"{self.key}[{i}]") for i, v in enumerate(self.value)]
-
-    def string(self, *, may_be_empty: bool = False) -> str:
-        if not isinstance(self.value, str) or not (self.value or may_be_empty):
-            raise AdapterConfigError(f"{self.key}: expected a non-empty string")
-        return self.value
-
-    def text(self, key: str, default: str | None = None) -> str:
-        """The string at ``key``; required (and non-empty) unless a default is given."""
-        if default is not None and key not in self.mapping():
-            return default
-        return self.child(key).string(may_be_empty=default is not None)
-
-    def name(self, key: str) -> str:
-        text = self.text(key)
-        if not NAME.fullmatch(text):
-            raise AdapterConfigError(f"{self._at(key)}: {text!r} does not match {NAME.pattern}")
-        return text
-
-    def choice(self, kind: type[_E]) -> _E:
-        try:
-            return kind(self.value)
-        except ValueError:
-            allowed = ", ".join(str(member.value) for member in kind)
-            raise AdapterConfigError(
-                f"{self.key}: {self.value!r} is not one of {allowed}"
-            ) from None

@@ -20,12 +20,9 @@ no tokens): the figures are the core's. :func:`prepare_security` creates the dem
 material once under the population's folder (``{data_dir}/security``: a development PKI,
 the demo organisation's key and the client registry) and reuses it; with it agencies serve
 mutual TLS (:func:`running_agencies` ``pki=``) and a hub is started as a :class:`Security`
-variant says. ``HubConfig`` knows only all (``insecure=False``) or nothing; the partial
-variants (TLS without tokens, client TLS without agency mTLS) switch parts off *inside the
-benchmark's hub process only*, by wrapping ``gateway.hub._security`` and
-``gateway.hub.connect_agencies`` with ``insecure=True`` copies of the config
-(:func:`_switch_off`), and ``verify_once`` memoises ``verify_token`` there; if those names
-change the child says so and stops.
+variant says. A variant is a :class:`~gateway.config.SecurityLayers`: the hub's own
+per-layer switches (``security:`` in its config file), so a benchmark hub runs a
+configuration an operator could run, and says at start-up which layers are off.
 
 Run a child by hand with ``python -m bench._stack agencies|hub|both --help``.
 """
@@ -62,6 +59,7 @@ from adapters.client import ConnectorClient
 from adapters.sdk import AgencyDescription, FetchQuery, FetchResult
 from adapters.simulated.build import DEFAULT_SEED, PopulationSummary, ensure_population
 from adapters.simulated.catalogue import agency_config_paths
+from gateway.config import ALL_OFF, SecurityLayers
 from gateway.demo_security import DemoSecurity, prepare_demo_security, secure_hub_config
 from gateway.engine.catalogue import ALIVE, HOUSEHOLD_MEMBERS, Catalogue
 from gateway.engine.planner import AgencyRequest, Plan, plan
@@ -138,38 +136,6 @@ def prepare_security(data_dir: Path) -> DemoSecurity:
     return prepare_demo_security(
         data_dir, [p.stem for p in agency_config_paths()], load_programs(BUILTIN_PROGRAMS_DIR)
     )
-
-
-@dataclass(frozen=True)
-class Security:
-    """Which parts of the hub's security a benchmark hub runs with.
-
-    ``tokens`` means the whole authentication chain of a secure hub: a bearer token verified
-    on every call, the organisation's authorization and its rate-limit bucket.
-    """
-
-    client_tls: bool = False
-    """TLS on the hub's client-facing port."""
-    agency_tls: bool = False
-    """Mutual TLS between hub and agencies (agencies admit only the hub's certificate)."""
-    tokens: bool = False
-    """Bearer token, authorization and rate limit on every call."""
-    verify_once: bool = False
-    """Benchmark only, not a hub feature: each distinct token's signature and claims are
-    verified once and the result reused until it expires (what verifying costs per call)."""
-
-    def __post_init__(self) -> None:
-        if self.tokens and not self.client_tls:
-            raise ValueError("tokens without client TLS is no configuration the hub has")
-        if self.verify_once and not self.tokens:
-            raise ValueError("verify_once needs tokens")
-        if self.agency_tls and not self.client_tls:
-            raise ValueError("agency mTLS without client TLS is not supported here")
-
-    @property
-    def insecure(self) -> bool:
-        """Nothing on: today's plaintext hub."""
-        return not (self.client_tls or self.agency_tls or self.tokens)
 
 
 def _civil_registry_ids(data_dir: Path, sql: str) -> list[str]:
@@ -341,14 +307,14 @@ def running_hub(agencies: Child, **config: float) -> Iterator[Stack]:
 
 @contextlib.contextmanager
 def running_secured_hub(
-    agencies: Child, security: Security, material: DemoSecurity, **config: float
+    agencies: Child, security: SecurityLayers, material: DemoSecurity, **config: float
 ) -> Iterator[Stack]:
     """A hub with the parts of its security ``security`` names, connected to ``agencies``.
 
     ``material`` is :func:`prepare_security`'s; ``agencies`` must serve mutual TLS exactly
-    when ``security.agency_tls`` is set.
+    when ``security.agency_mtls`` is set.
     """
-    if security.insecure:
+    if security == ALL_OFF:
         with _hub_child(agencies, config) as stack:
             yield stack
         return
@@ -699,7 +665,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--security",
         default="",
-        help="JSON {parts: {client_tls, agency_tls, tokens, verify_once}, pki, clients_file}",
+        help="JSON {parts: {client_tls, client_tokens, agency_mtls}, pki, clients_file}",
     )
     args = parser.parse_args(argv)
     _die_with_parent(args.parent_pid)
@@ -754,7 +720,7 @@ async def _serve(args: argparse.Namespace) -> None:
 def _hub_config(
     targets: Sequence[Sequence[str]], overrides: Mapping[str, Any], security: dict[str, Any] | None
 ) -> HubConfig:
-    """The hub's config: insecure, or with the demo's files and the variant's parts off."""
+    """The hub's config: insecure, or with the demo's files and the variant's layers."""
     from gateway.config import AgencyEndpoint, HubConfig  # noqa: PLC0415
     from gateway.pki.ca import PkiLayout  # noqa: PLC0415
 
@@ -763,79 +729,14 @@ def _hub_config(
         return HubConfig(
             listen="127.0.0.1:0", agencies=endpoints, **{"insecure": True, **overrides}
         )
-    wanted = Security(**security["parts"])
-    _switch_off(wanted)
     return secure_hub_config(
         PkiLayout(Path(security["pki"])),
         Path(security["clients_file"]),
         listen="127.0.0.1:0",
         agencies=endpoints,
-        **{**overrides, "insecure": False},
+        security=SecurityLayers(**security["parts"]),
+        **overrides,
     )
-
-
-def _switch_off(wanted: Security) -> None:
-    """Turn off, in this process only, the parts of a secure hub ``wanted`` leaves out.
-
-    ``HubConfig(insecure=False)`` turns everything on. Without tokens, the hub's security
-    chain is built as for an insecure hub (only the deadline interceptor, every caller
-    allowed) while its ports keep TLS; without agency mTLS, its agency channels are opened
-    as for an insecure hub (the agencies then serve plaintext).
-
-    Raises:
-        RuntimeError: ``gateway.hub`` no longer has the functions wrapped here.
-    """
-    import gateway.hub as hub_module  # noqa: PLC0415
-
-    if not wanted.tokens:
-        security_chain = getattr(hub_module, "_security", None)
-        if security_chain is None:
-            raise RuntimeError("gateway.hub._security is gone: TLS cannot be isolated from tokens")
-
-        def without_tokens(config: HubConfig, programs: ProgramRegistry) -> Any:
-            # An insecure chain logs its loud warning; here it is expected.
-            logging.getLogger(hub_module.__name__).setLevel(logging.ERROR)
-            return security_chain(dataclasses.replace(config, insecure=True), programs)
-
-        hub_module._security = without_tokens
-    if not wanted.agency_tls:
-        connect = hub_module.connect_agencies
-
-        async def plaintext_agencies(config: HubConfig) -> Any:
-            return await connect(dataclasses.replace(config, insecure=True))
-
-        hub_module.connect_agencies = plaintext_agencies
-    if wanted.verify_once:
-        _verify_each_token_once()
-
-
-def _verify_each_token_once() -> None:
-    """Make the hub's authentication interceptor verify each distinct token once.
-
-    The verified caller is reused for the same token string until its ``exp`` passes (as
-    a cache in the hub could); every other step of the chain still runs on every call.
-
-    Raises:
-        RuntimeError: ``gateway.interceptors.authn`` no longer calls ``verify_token``.
-    """
-    from gateway.interceptors import authn  # noqa: PLC0415
-
-    verify = getattr(authn, "verify_token", None)
-    if verify is None:
-        raise RuntimeError("gateway.interceptors.authn.verify_token is gone")
-    verified: dict[Any, Any] = {}
-
-    def verify_once(token: Any, *args: Any, **kwargs: Any) -> Any:
-        now = kwargs.get("now") or time.time()
-        caller = verified.get(token)
-        if caller is None or caller.expires_at <= now:
-            caller = verify(token, *args, **kwargs)
-            if len(verified) >= 1024:
-                verified.clear()
-            verified[token] = caller
-        return caller
-
-    setattr(authn, "verify_token", verify_once)  # noqa: B010 - not re-exported, replaced
 
 
 def _count_work() -> dict[str, int]:

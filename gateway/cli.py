@@ -93,12 +93,13 @@ def demo(
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
 )
-def serve(config_path: Path) -> None:
+@click.option("--insecure", is_flag=True, help="Every security layer off: local debugging only.")
+def serve(config_path: Path, insecure: bool) -> None:
     """Run the hub from a config file (agencies' addresses, limits, programs)."""
     from gateway.hub import start_hub  # noqa: PLC0415 - keeps client commands light
 
     try:
-        config = load_hub_config(config_path)
+        config = load_hub_config(config_path, insecure=insecure)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -8,12 +8,15 @@ writes one to :func:`default_profile_path`, so the commands it prints just work.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
+from typing import Annotated
 
 import yaml
+from pydantic import AfterValidator, Field
+from pydantic.dataclasses import dataclass
 
-from adapters.strict_yaml import load_strict
+from adapters.typed_config import STRICT, load_yaml, read_text, relative_to_file, validate
 from gateway import environment
 from gateway.auth.tokens import issue_token, load_private_key
 
@@ -25,17 +28,32 @@ class ProfileError(Exception):
     """The client profile is missing or invalid."""
 
 
-@dataclass(frozen=True)
+_FilePath = Annotated[Path, AfterValidator(relative_to_file)]
+_Text = Annotated[str, Field(min_length=1)]
+
+
+def _current_user() -> str:
+    return os.environ.get("USER", "operator")
+
+
+@dataclass(frozen=True, config=STRICT)
 class ClientProfile:
     """One client identity for one hub."""
 
-    server: str
-    ca_file: Path
-    organisation: str
-    kid: str
-    key_file: Path
-    operator: str
-    audience: str = "sakha-hub"
+    server: _Text
+    """The hub's ``host:port``."""
+    ca_file: _FilePath
+    """The CA certificate the hub's TLS certificate must chain to."""
+    organisation: _Text
+    """The organisation's id (the token's ``iss``)."""
+    kid: _Text
+    """The registered key's id."""
+    key_file: _FilePath
+    """The organisation's private key (PEM)."""
+    operator: _Text = Field(default_factory=_current_user)
+    """Who runs the commands (the token's operator); default: ``$USER``."""
+    audience: _Text = "sakha-hub"
+    """The hub's token audience."""
 
     def bearer_token(self) -> str:
         """A fresh token for this profile's organisation and operator."""
@@ -59,25 +77,17 @@ def default_profile_path() -> Path:
 
 
 def load_profile(path: Path) -> ClientProfile:
-    """Read a profile; every defect is a :class:`ProfileError` naming the file."""
-    try:
-        raw = load_strict(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ProfileError(f"{path}: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise ProfileError(f"{path}: expected a mapping")
-    try:
-        return ClientProfile(
-            server=str(raw["server"]),
-            ca_file=Path(raw["ca_file"]),
-            organisation=str(raw["organisation"]),
-            kid=str(raw["kid"]),
-            key_file=Path(raw["key_file"]),
-            operator=str(raw.get("operator", os.environ.get("USER", "operator"))),
-            audience=str(raw.get("audience", "sakha-hub")),
-        )
-    except KeyError as exc:
-        raise ProfileError(f"{path}: missing key {exc}") from exc
+    """Read a profile; every defect is a :class:`ProfileError` naming the file and the key.
+
+    Relative ``ca_file`` and ``key_file`` are read from the profile's folder.
+    """
+    return validate(
+        load_yaml(read_text(path, error=ProfileError), source=str(path), error=ProfileError),
+        ClientProfile,
+        source=str(path),
+        error=ProfileError,
+        context={"base": path.absolute().parent},
+    )
 
 
 def save_profile(profile: ClientProfile, path: Path) -> None:

@@ -1,21 +1,23 @@
-"""The hub's configuration: one frozen dataclass with its limits written out.
+"""The hub's configuration: one frozen, typed model with its limits written out.
 
 Loaded from one YAML file plus the ``SAKHA_*`` variables of :mod:`gateway.environment`,
-then passed explicitly; nothing reads the environment after start-up.
+validated in strict mode (:mod:`adapters.typed_config`), then passed explicitly; nothing
+reads the environment after start-up. Security is on unless the file says ``insecure: true``
+(a YAML boolean: ``"false"`` is refused, never read as true) or the CLI says ``--insecure``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Self
 
-import yaml
+from pydantic import AfterValidator, Field, model_validator
+from pydantic.dataclasses import dataclass
 
-from adapters.strict_yaml import load_strict
+from adapters.typed_config import STRICT, load_yaml, read_text, relative_to_file, validate
 from gateway import environment
 from gateway.pki.ca import TlsFiles
 
@@ -24,125 +26,162 @@ class ConfigError(Exception):
     """The hub's configuration is invalid; raised at start-up."""
 
 
-@dataclass(frozen=True)
+FilePath = Annotated[Path, AfterValidator(relative_to_file)]
+"""A path in the hub's file; a relative one is read from the file's folder."""
+
+
+@dataclass(frozen=True, config=STRICT)
 class AgencyEndpoint:
     """Where the hub reaches one agency's ConnectorService."""
 
-    agency_id: str
-    target: str
+    agency_id: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$")]
+    """The agency's id, as it describes itself."""
+    target: Annotated[str, Field(min_length=1)]
+    """``host:port`` of its ConnectorService."""
 
 
-SECURITY_FILES = (
-    "tls_cert_file",
-    "tls_key_file",
-    "clients_file",
-    "agency_ca_file",
-    "agency_client_cert_file",
-    "agency_client_key_file",
-)
-"""Paths a secure hub needs; relative ones in a config file are read from its folder."""
+@dataclass(frozen=True, config=STRICT)
+class SecurityLayers:
+    """Which security layers the hub runs; each is on unless switched off here.
 
-
-@dataclass(frozen=True)
-class HubConfig:
-    """Everything the hub needs to run, with explicit bounds.
-
-    Attributes:
-        listen: ``host:port`` for the EligibilityService (port 0 picks a free one).
-        agencies: the agencies' endpoints.
-        programs_dir: program files; None means the built-in programs.
-        agency_timeout_ms: upper bound on one Fetch to one agency.
-        max_deadline_ms: a unary call still running after this is ended (DEADLINE_EXCEEDED),
-            whatever deadline the caller set.
-        max_stream_deadline_ms: the same bound for a CheckBatch stream.
-        max_batch_items: most requests one CheckBatch stream may carry.
-        fetch_chunk_subjects: most subjects in one Fetch to one agency.
-        batch_chunk_items: CheckBatch requests decided together as one unit of work.
-        batch_chunks_in_flight: chunks of a CheckBatch stream processed concurrently.
-        max_fetches_per_agency: concurrent Fetch calls to one agency, so one slow agency
-            cannot exhaust the hub.
-        coalesce_window_ms: how long a single check waits for others to share batches.
-        coalesce_max_items: a coalesced batch is sent as soon as it holds this many.
-        coalesce_max_in_flight: coalesced batches of one program decided at once; a check
-            arriving while fewer are in flight is sent at once, without waiting.
-        max_message_bytes: largest gRPC message accepted from a client (a check request is
-            a few hundred bytes; this bounds what a buffered CheckBatch chunk can hold).
-        agency_max_message_bytes: largest gRPC message accepted from an agency.
-        grace_s: how long shutdown waits for in-flight checks.
-        insecure: no TLS and no tokens — local debugging only; every other security
-            setting below is then ignored and the hub says so loudly.
-        tls_cert_file, tls_key_file: the hub's TLS certificate and key for clients.
-        clients_file: the registry of client organisations (keys, roles, programs).
-        audience: the ``aud`` every client token must carry.
-        token_leeway_s: clock skew tolerated on ``exp``, ``nbf`` and ``iat``.
-        token_max_lifetime_s: longest ``exp - iat`` accepted.
-        agency_ca_file: the CA that signs agency certificates (mutual TLS to agencies).
-        agency_client_cert_file, agency_client_key_file: the hub's client certificate.
+    A layer that is off is logged as a warning at start-up. ``insecure: true`` switches
+    every layer off.
     """
 
-    listen: str = "127.0.0.1:50051"
-    agencies: tuple[AgencyEndpoint, ...] = ()
-    programs_dir: Path | None = None
-    agency_timeout_ms: int = 3000
-    max_deadline_ms: int = 60_000
-    max_batch_items: int = 2_000_000
-    fetch_chunk_subjects: int = 1000
-    batch_chunk_items: int = 500
-    batch_chunks_in_flight: int = 4
-    max_fetches_per_agency: int = 16
-    coalesce_window_ms: float = 5.0
-    coalesce_max_items: int = 256
-    coalesce_max_in_flight: int = 1
-    max_message_bytes: int = 64 * 1024
-    max_stream_deadline_ms: int = 4 * 3600 * 1000
-    agency_max_message_bytes: int = 64 * 1024 * 1024
-    grace_s: float = 5.0
-    insecure: bool = False
-    tls_cert_file: Path | None = None
-    tls_key_file: Path | None = None
-    clients_file: Path | None = None
-    audience: str = "sakha-hub"
-    token_leeway_s: int = 30
-    token_max_lifetime_s: int = 3600
-    agency_ca_file: Path | None = None
-    agency_client_cert_file: Path | None = None
-    agency_client_key_file: Path | None = None
+    client_tls: bool = True
+    """TLS on the client-facing port (needs ``tls_cert_file``, ``tls_key_file``)."""
+    client_tokens: bool = True
+    """Bearer tokens, authorization and rate limits for every client (needs
+    ``clients_file``)."""
+    agency_mtls: bool = True
+    """Mutual TLS towards agencies (needs ``agency_ca_file``, ``agency_client_cert_file``,
+    ``agency_client_key_file``)."""
 
-    def __post_init__(self) -> None:
-        positive = (
-            "agency_timeout_ms",
-            "max_deadline_ms",
-            "max_stream_deadline_ms",
-            "max_batch_items",
-            "fetch_chunk_subjects",
-            "batch_chunk_items",
-            "batch_chunks_in_flight",
-            "max_fetches_per_agency",
-            "coalesce_max_items",
-            "coalesce_max_in_flight",
-            "max_message_bytes",
-            "agency_max_message_bytes",
-        )
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive")
-        if self.coalesce_window_ms < 0:
-            raise ConfigError("coalesce_window_ms must not be negative")
-        if self.token_leeway_s < 0 or self.token_max_lifetime_s <= 0:
-            raise ConfigError("token_leeway_s must be >= 0 and token_max_lifetime_s > 0")
+    @model_validator(mode="after")
+    def _tokens_need_tls(self) -> Self:
+        if self.client_tokens and not self.client_tls:
+            raise ValueError(
+                "client_tokens needs client_tls: bearer tokens must not travel in clear"
+            )
+        return self
+
+    def warnings(self) -> tuple[str, ...]:
+        """One loud line per layer that is off."""
+        off = {
+            "client_tls": "SECURITY OFF: no TLS on the client port; requests travel in clear.",
+            "client_tokens": (
+                "SECURITY OFF: no client authentication, authorization or rate limits; every "
+                "caller may run every program."
+            ),
+            "agency_mtls": "SECURITY OFF: no mutual TLS to agencies; fetches travel in clear.",
+        }
+        return tuple(text for name, text in off.items() if not getattr(self, name))
+
+
+ALL_OFF = SecurityLayers(client_tls=False, client_tokens=False, agency_mtls=False)
+"""Every layer off: what ``insecure: true`` means."""
+
+_LAYER_FILES: Mapping[str, tuple[str, ...]] = {
+    "client_tls": ("tls_cert_file", "tls_key_file"),
+    "client_tokens": ("clients_file",),
+    "agency_mtls": ("agency_ca_file", "agency_client_cert_file", "agency_client_key_file"),
+}
+
+Positive = Annotated[int, Field(gt=0)]
+
+
+@dataclass(frozen=True, config=STRICT)
+class HubConfig:
+    """Everything the hub needs to run, with explicit bounds."""
+
+    listen: Annotated[str, Field(min_length=1)] = "127.0.0.1:50051"
+    """``host:port`` for the EligibilityService (port 0 picks a free one)."""
+    agencies: tuple[AgencyEndpoint, ...] = ()
+    """The agencies' endpoints: a list of ``{agency_id, target}``."""
+    programs_dir: FilePath | None = None
+    """Folder of program files; unset means the built-in programs."""
+    agency_timeout_ms: Positive = 3000
+    """Upper bound on one Fetch to one agency."""
+    max_deadline_ms: Positive = 60_000
+    """A unary call still running after this is ended (DEADLINE_EXCEEDED), whatever
+    deadline the caller set."""
+    max_batch_items: Positive = 2_000_000
+    """Most requests one CheckBatch stream may carry."""
+    fetch_chunk_subjects: Positive = 1000
+    """Most subjects in one Fetch to one agency."""
+    batch_chunk_items: Positive = 500
+    """CheckBatch requests decided together as one unit of work."""
+    batch_chunks_in_flight: Positive = 4
+    """Chunks of a CheckBatch stream processed concurrently."""
+    max_fetches_per_agency: Positive = 16
+    """Concurrent Fetch calls to one agency, so one slow agency cannot exhaust the hub."""
+    coalesce_window_ms: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 5.0
+    """How long a single check waits for others to share batches."""
+    coalesce_max_items: Positive = 256
+    """A coalesced batch is sent as soon as it holds this many."""
+    coalesce_max_in_flight: Positive = 1
+    """Coalesced batches of one program decided at once; a check arriving while fewer are
+    in flight is sent at once, without waiting."""
+    max_message_bytes: Positive = 64 * 1024
+    """Largest gRPC message accepted from a client (bounds a buffered CheckBatch chunk)."""
+    max_stream_deadline_ms: Positive = 4 * 3600 * 1000
+    """The bound of ``max_deadline_ms`` for a CheckBatch stream."""
+    agency_max_message_bytes: Positive = 64 * 1024 * 1024
+    """Largest gRPC message accepted from an agency."""
+    grace_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 5.0
+    """How long shutdown waits for in-flight checks."""
+    insecure: bool = False
+    """Every security layer off (no TLS, no tokens, no agency mTLS): local debugging only."""
+    security: SecurityLayers = SecurityLayers()
+    """Per-layer switches, all on by default (ignored when ``insecure`` is true)."""
+    tls_cert_file: FilePath | None = None
+    """The hub's TLS certificate for clients."""
+    tls_key_file: FilePath | None = None
+    """The key of ``tls_cert_file``."""
+    clients_file: FilePath | None = None
+    """The registry of client organisations (keys, roles, programs)."""
+    audience: Annotated[str, Field(min_length=1)] = "sakha-hub"
+    """The ``aud`` every client token must carry."""
+    token_leeway_s: Annotated[int, Field(ge=0, le=300)] = 30
+    """Clock skew tolerated on ``exp``, ``nbf`` and ``iat``."""
+    token_max_lifetime_s: Annotated[int, Field(gt=0, le=86_400)] = 3600
+    """Longest ``exp - iat`` accepted."""
+    agency_ca_file: FilePath | None = None
+    """The CA that signs agency certificates (mutual TLS to agencies)."""
+    agency_client_cert_file: FilePath | None = None
+    """The hub's client certificate towards agencies."""
+    agency_client_key_file: FilePath | None = None
+    """The key of ``agency_client_cert_file``."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
         ids = [a.agency_id for a in self.agencies]
-        if len(ids) != len(set(ids)):
-            raise ConfigError("an agency is listed twice")
-        if not self.insecure:
-            missing = [name for name in SECURITY_FILES if getattr(self, name) is None]
-            if missing:
-                raise ConfigError(
-                    f"{', '.join(missing)} must be set (or insecure: true, for local debugging)"
-                )
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"agencies: {', '.join(repeated)} listed twice")
+        layers = self.layers
+        missing = [
+            name
+            for layer, names in _LAYER_FILES.items()
+            if getattr(layers, layer)
+            for name in names
+            if getattr(self, name) is None
+        ]
+        if missing:
+            raise ValueError(
+                f"{', '.join(missing)} must be set (or the layer switched off under "
+                "security:, or insecure: true for local debugging)"
+            )
+        return self
+
+    @property
+    def layers(self) -> SecurityLayers:
+        """The security layers in force: none when ``insecure``, else ``security``."""
+        return ALL_OFF if self.insecure else self.security
 
 
 def agency_tls_files(config: HubConfig) -> TlsFiles:
-    """The files of the hub's mutual TLS towards agencies (a secure config has them all)."""
+    """The files of the hub's mutual TLS towards agencies (required when the layer is on)."""
     ca, cert, key = (
         config.agency_ca_file,
         config.agency_client_cert_file,
@@ -155,81 +194,103 @@ def agency_tls_files(config: HubConfig) -> TlsFiles:
 
 def client_tls_files(config: HubConfig) -> TlsFiles:
     """The hub's certificate and key for its client-facing TLS port."""
-    if config.tls_cert_file is None or config.tls_key_file is None or config.agency_ca_file is None:
+    if config.tls_cert_file is None or config.tls_key_file is None:
         raise ConfigError("tls_cert_file and tls_key_file must be set")
-    return TlsFiles(config.agency_ca_file, config.tls_cert_file, config.tls_key_file)
+    # One-way TLS: the CA slot is not read for the client port.
+    return TlsFiles(
+        config.agency_ca_file or config.tls_cert_file, config.tls_cert_file, config.tls_key_file
+    )
 
 
-_INT_ENV = {
-    environment.SAKHA_AGENCY_TIMEOUT_MS: "agency_timeout_ms",
-}
-_FLOAT_ENV = {environment.SAKHA_COALESCE_WINDOW_MS: "coalesce_window_ms"}
-
-
-def load_hub_config(path: Path | None, env: Mapping[str, str] | None = None) -> HubConfig:
-    """Read ``path`` (YAML; optional) and apply ``SAKHA_*`` overrides from ``env``."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        try:
-            loaded = load_strict(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: {exc}") from exc
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: expected a mapping at the top level")
-        raw = loaded
-    known = {f.name for f in dataclasses.fields(HubConfig)}
-    unknown = set(raw) - known
-    if unknown:
-        raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
-    values: dict[str, Any] = {**raw, **_from_environment(os.environ if env is None else env)}
-    agencies = values.pop("agencies", []) or []
-    if not isinstance(agencies, list):
-        raise ConfigError("agencies must be a list of {agency_id, target}")
-    try:
-        endpoints = tuple(AgencyEndpoint(str(a["agency_id"]), str(a["target"])) for a in agencies)
-    except (KeyError, TypeError) as exc:
-        raise ConfigError(f"agencies: each entry needs agency_id and target ({exc})") from exc
-    for key in ("programs_dir", *SECURITY_FILES):
-        if values.get(key) is not None:
-            given = Path(values[key])
-            values[key] = (
-                path.parent / given if path is not None and not given.is_absolute() else given
-            )
-    try:
-        return HubConfig(agencies=endpoints, **values)
-    except TypeError as exc:
-        raise ConfigError(str(exc)) from exc
-
-
-def _from_environment(env: Mapping[str, str]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    if environment.SAKHA_LISTEN in env:
-        values["listen"] = env[environment.SAKHA_LISTEN]
-    if environment.SAKHA_INSECURE in env:
-        values["insecure"] = _flag(environment.SAKHA_INSECURE, env[environment.SAKHA_INSECURE])
-    if environment.SAKHA_PROGRAMS_DIR in env:
-        values["programs_dir"] = env[environment.SAKHA_PROGRAMS_DIR]
-    for var, key in _INT_ENV.items():
-        if var in env:
-            values[key] = _number(var, env[var], int)
-    for var, key in _FLOAT_ENV.items():
-        if var in env:
-            values[key] = _number(var, env[var], float)
-    return values
-
-
-def _flag(var: str, text: str) -> bool:
+def _flag(text: str) -> bool:
     """Only an unmistakable yes or no: a typo must never switch security off."""
     word = text.strip().lower()
     if word in ("1", "true", "yes"):
         return True
-    if word in ("0", "false", "no", ""):
+    if word in ("0", "false", "no"):
         return False
-    raise ConfigError(f"{var}={text!r}: use 1/true/yes or 0/false/no")
+    raise ValueError("use 1/true/yes or 0/false/no")
 
 
-def _number(var: str, text: str, kind: type[int] | type[float]) -> int | float:
-    try:
-        return kind(text)
-    except ValueError as exc:
-        raise ConfigError(f"{var}={text!r} is not a number") from exc
+def _integer(text: str) -> int:
+    if not re.fullmatch(r"[+-]?[0-9]+", text.strip()):
+        raise ValueError("expected a whole number")
+    return int(text)
+
+
+def _decimal(text: str) -> float:
+    if not re.fullmatch(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)", text.strip()):
+        raise ValueError("expected a number")
+    return float(text)
+
+
+def _text(text: str) -> str:
+    return text
+
+
+def _path(text: str) -> str:
+    if not text:
+        raise ValueError("expected a path")
+    return str(Path(text).absolute())
+
+
+ENVIRONMENT: Mapping[str, tuple[str, Callable[[str], object]]] = {
+    environment.SAKHA_LISTEN: ("listen", _text),
+    environment.SAKHA_PROGRAMS_DIR: ("programs_dir", _path),
+    environment.SAKHA_AGENCY_TIMEOUT_MS: ("agency_timeout_ms", _integer),
+    environment.SAKHA_COALESCE_WINDOW_MS: ("coalesce_window_ms", _decimal),
+    environment.SAKHA_INSECURE: ("insecure", _flag),
+}
+"""Each hub variable: the config key it overrides and how its text is read."""
+
+
+def load_hub_config(
+    path: Path | None, env: Mapping[str, str] | None = None, *, insecure: bool = False
+) -> HubConfig:
+    """Read ``path`` (YAML; optional) and apply ``SAKHA_*`` overrides from ``env``.
+
+    Args:
+        path: the hub's file; None for the defaults.
+        env: the environment (default: ``os.environ``).
+        insecure: the CLI's ``--insecure``: every security layer off.
+
+    Raises:
+        ConfigError: the file is unreadable or invalid, or a variable's value is; the
+            message names the file and the key, or the variable.
+    """
+    source = str(path) if path is not None else "hub config"
+    data: object = {}
+    if path is not None:
+        data = load_yaml(read_text(path, error=ConfigError), source=source, error=ConfigError)
+        if data is None:
+            data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    overrides, origins = _from_environment(os.environ if env is None else env)
+    if insecure:
+        overrides["insecure"] = True
+        origins["insecure"] = "--insecure"
+    context = {"base": path.absolute().parent} if path is not None else None
+    return validate(
+        {**data, **overrides},
+        HubConfig,
+        source=source,
+        error=ConfigError,
+        context=context,
+        origins=origins,
+    )
+
+
+def _from_environment(env: Mapping[str, str]) -> tuple[dict[str, object], dict[str, str]]:
+    values: dict[str, object] = {}
+    origins: dict[str, str] = {}
+    for variable, (key, read) in ENVIRONMENT.items():
+        if variable not in env:
+            continue
+        shown = f"{variable}={env[variable]!r}"
+        try:
+            values[key] = read(env[variable])
+        except ValueError as exc:
+            raise ConfigError(f"{shown}: {exc}") from None
+        origins[key] = shown
+    return values, origins

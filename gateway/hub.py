@@ -61,7 +61,7 @@ async def connect_agencies(config: HubConfig) -> tuple[AgencyDirectory, list[grp
         ("grpc.max_receive_message_length", config.agency_max_message_bytes),
         ("grpc.max_send_message_length", config.agency_max_message_bytes),
     ]
-    if config.insecure:
+    if not config.layers.agency_mtls:
         channels = [grpc.aio.insecure_channel(a.target, options=options) for a in config.agencies]
     else:
         credentials = hub_channel_credentials(agency_tls_files(config))
@@ -105,11 +105,7 @@ class _Security:
 
 def _security(config: HubConfig, programs: ProgramRegistry) -> _Security:
     limiter = RateLimiter()
-    if config.insecure:
-        _log.warning(
-            "INSECURE MODE: no TLS, no client authentication, every caller may run every "
-            "program. For local debugging only; never expose this hub."
-        )
+    if not config.layers.client_tokens:
         return _Security(
             UnsafeAllowAllPolicy(),
             limiter,
@@ -121,7 +117,7 @@ def _security(config: HubConfig, programs: ProgramRegistry) -> _Security:
             ),
             True,
         )
-    assert config.clients_file is not None  # noqa: S101 - HubConfig guarantees it when secure
+    assert config.clients_file is not None  # noqa: S101 - HubConfig guarantees it with tokens
     clients = load_client_registry(config.clients_file)
     _check_registry_programs(clients, programs)
     interceptors = (
@@ -158,6 +154,8 @@ def _check_registry_programs(clients: ClientRegistry, programs: ProgramRegistry)
 
 async def start_hub(config: HubConfig) -> Hub:
     """Load programs, connect the agencies, check programs against them and serve."""
+    for warning in config.layers.warnings():
+        _log.warning("%s Never expose this hub.", warning)
     registry = load_programs(config.programs_dir or BUILTIN_PROGRAMS_DIR)
     security = _security(config, registry)
     directory, channels = await connect_agencies(config)
@@ -195,7 +193,7 @@ async def start_hub(config: HubConfig) -> Hub:
     reflection.enable_server_reflection(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    if config.insecure:
+    if not config.layers.client_tls:
         port = server.add_insecure_port(config.listen)
     else:
         port = server.add_secure_port(

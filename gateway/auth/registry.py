@@ -35,15 +35,16 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import NoReturn
+from typing import Annotated, Any, NoReturn
 
 import jwt
 import yaml
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from pydantic import Field, JsonValue, model_validator
 
-from adapters.strict_yaml import load_strict
+from adapters.typed_config import ConfigModel, load_yaml, located, read_text, validate
 from gateway.auth.errors import RegistryError
 
 PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
@@ -65,9 +66,6 @@ class Role(enum.StrEnum):
     CHECKER = "checker"
     AUDITOR = "auditor"
     CONSENT_MANAGER = "consent_manager"
-
-
-_ROLE_NAMES = frozenset(role.value for role in Role)
 
 
 def key_algorithm(key: object) -> str | None:
@@ -210,192 +208,59 @@ class ClientRegistry:
 
 # --- reading the file -------------------------------------------------------------------------
 
+_Text = Annotated[str, Field(pattern=r"\S")]
+_Identifier = Annotated[str, Field(pattern=rf"^{_IDENTIFIER.pattern}$")]
 
-class _Reader:
-    """Reads one registry file; every failure names the file and the key path."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+class _RateLimitFile(ConfigModel):
+    per_second: Annotated[float, Field(gt=0, le=_MAX_PER_SECOND, allow_inf_nan=False)]
+    """Requests per second the organisation may sustain."""
+    burst: Annotated[int, Field(ge=1, le=_MAX_BURST)]
+    """Requests it may send at once."""
 
-    def fail(self, where: str, message: str) -> NoReturn:
-        raise RegistryError(
-            f"{self.path}: {where}: {message}" if where else f"{self.path}: {message}"
-        )
 
-    def mapping(
-        self, value: object, where: str, required: Iterable[str], optional: Iterable[str] = ()
-    ) -> dict[str, object]:
-        if not isinstance(value, dict):
-            self.fail(where, f"expected a mapping, got {type(value).__name__}")
-        required = tuple(required)
-        allowed = {*required, *optional}
-        for name in value:
-            if name not in allowed:
-                self.fail(
-                    _join(where, name), f"unknown key (allowed: {', '.join(sorted(allowed))})"
-                )
-        for name in required:
-            if name not in value:
-                self.fail(_join(where, name), "required key is missing")
-        return value
+class _KeyFile(ConfigModel):
+    kid: Annotated[str, Field(pattern=rf"^{_KID.pattern}$")]
+    """The key id tokens name in their header; unique across the file."""
+    jwk: dict[str, JsonValue] | None = None
+    """The public key as a JWK (OKP/Ed25519 or EC/P-256); exactly one of ``jwk``, ``pem``."""
+    pem: _Text | None = None
+    """The public key as a PEM SubjectPublicKeyInfo."""
 
-    def sequence(self, value: object, where: str) -> list[object]:
-        if not isinstance(value, list):
-            self.fail(where, f"expected a list, got {type(value).__name__}")
-        return value
-
-    def text(self, value: object, where: str, pattern: re.Pattern[str] | None = None) -> str:
-        if not isinstance(value, str) or not value.strip():
-            self.fail(where, "expected non-empty text")
-        if pattern is not None and not pattern.fullmatch(value):
-            self.fail(where, f"{value!r} does not match {pattern.pattern}")
-        return value
-
-    def organisation(self, value: object, where: str) -> Organisation:
-        body = self.mapping(
-            value,
-            where,
-            ("id", "name", "roles", "keys"),
-            ("name_fa", "programs", "rate_limit", "enabled"),
-        )
-        org_id = self.text(body["id"], f"{where}.id", _ORGANISATION_ID)
-        enabled = body.get("enabled", True)
-        if not isinstance(enabled, bool):
-            self.fail(f"{where}.enabled", "expected true or false")
-        keys = self.sequence(body["keys"], f"{where}.keys")
-        if not keys:
-            self.fail(f"{where}.keys", "list at least one public key")
-        name_fa = body.get("name_fa")
-        return Organisation(
-            id=org_id,
-            name=self.text(body["name"], f"{where}.name"),
-            name_fa=None if name_fa is None else self.text(name_fa, f"{where}.name_fa"),
-            roles=self.roles(body["roles"], f"{where}.roles"),
-            keys=tuple(self.key(k, f"{where}.keys[{i}]") for i, k in enumerate(keys)),
-            programs=self.programs(body.get("programs", {}), f"{where}.programs"),
-            rate_limit=self.rate_limit(body.get("rate_limit"), f"{where}.rate_limit"),
-            enabled=enabled,
-        )
-
-    def roles(self, value: object, where: str) -> frozenset[Role]:
-        roles: set[Role] = set()
-        for i, item in enumerate(self.sequence(value, where)):
-            if not isinstance(item, str) or item not in _ROLE_NAMES:
-                allowed = ", ".join(sorted(_ROLE_NAMES))
-                self.fail(f"{where}[{i}]", f"unknown role {item!r} (allowed: {allowed})")
-            role = Role(item)
-            if role in roles:
-                self.fail(f"{where}[{i}]", f"role {role.value!r} is listed twice")
-            roles.add(role)
-        return frozenset(roles)
-
-    def programs(self, value: object, where: str) -> dict[str, frozenset[str]]:
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.fail(where, "expected a mapping of program id to a list of purposes")
-        programs: dict[str, frozenset[str]] = {}
-        for program_id, purposes in value.items():
-            here = f"{where}.{program_id}"
-            self.text(program_id, here, _IDENTIFIER)
-            items = [
-                self.text(p, f"{here}[{i}]", _IDENTIFIER)
-                for i, p in enumerate(self.sequence(purposes, here))
-            ]
-            if not items:
-                self.fail(here, "list at least one purpose, or remove the program")
-            if len(set(items)) != len(items):
-                self.fail(here, "a purpose is listed twice")
-            programs[program_id] = frozenset(items)
-        return programs
-
-    def rate_limit(self, value: object, where: str) -> RateLimit:
-        if value is None:
-            return RateLimit()
-        body = self.mapping(value, where, ("per_second", "burst"))
-        per_second, burst = body["per_second"], body["burst"]
-        if isinstance(per_second, bool) or not isinstance(per_second, int | float):
-            self.fail(f"{where}.per_second", "expected a number")
-        if type(burst) is not int:
-            self.fail(f"{where}.burst", "expected an integer")
-        try:
-            return RateLimit(float(per_second), burst)
-        except ValueError as exc:
-            self.fail(where, str(exc))
-
-    def key(self, value: object, where: str) -> ClientKey:
-        if isinstance(value, dict) and ("secret" in value or "k" in value):
-            self.fail(
-                where, "HMAC secrets are not accepted: register an Ed25519 or P-256 public key"
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secrets(cls, data: Any) -> Any:
+        if isinstance(data, dict) and ("secret" in data or "k" in data):
+            raise ValueError(
+                "HMAC secrets are not accepted: register an Ed25519 or P-256 public key"
             )
-        body = self.mapping(value, where, ("kid",), ("jwk", "pem"))
-        kid = self.text(body["kid"], f"{where}.kid", _KID)
-        if ("jwk" in body) == ("pem" in body):
-            self.fail(where, "give exactly one of 'jwk' or 'pem'")
-        if "jwk" in body:
-            public_key = self.jwk(body["jwk"], f"{where}.jwk", kid)
-        else:
-            public_key = self.pem(body["pem"], f"{where}.pem")
-        return ClientKey.from_public_key(kid, public_key)
-
-    def jwk(self, value: object, where: str, kid: str) -> PublicKey:
-        if not isinstance(value, dict):
-            self.fail(where, "expected a JWK mapping")
-        if "d" in value or "p" in value:
-            self.fail(where, _PRIVATE_KEY_PASTED)
-        kty, crv = value.get("kty"), value.get("crv")
-        if kty == "oct":
-            self.fail(where, "HMAC secrets (kty oct) are not accepted: register a public key")
-        if kty == "RSA":
-            self.fail(where, "RSA keys are not accepted: register an Ed25519 or P-256 key")
-        if (kty, crv) == ("OKP", "Ed25519"):
-            algorithm = EDDSA
-        elif (kty, crv) == ("EC", "P-256"):
-            algorithm = ES256
-        else:
-            self.fail(where, f"kty {kty!r} crv {crv!r} is not accepted: only OKP/Ed25519, EC/P-256")
-        for name, expected in (("alg", algorithm), ("use", "sig"), ("kid", kid)):
-            if name in value and value[name] != expected:
-                self.fail(f"{where}.{name}", f"must be {expected!r} when given")
-        try:
-            key: object = jwt.PyJWK(value, algorithm=algorithm).key
-        except (jwt.PyJWTError, ValueError, TypeError):
-            # pyjwt's messages may echo the whole JWK; say what is wrong without it.
-            self.fail(where, f"not a valid {kty}/{crv} public key (check x and y)")
-        if not isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
-            self.fail(where, _PRIVATE_KEY_PASTED)
-        return key
-
-    def pem(self, value: object, where: str) -> PublicKey:
-        text = self.text(value, where)
-        if "PRIVATE KEY" in text:
-            self.fail(where, _PRIVATE_KEY_PASTED)
-        try:
-            key = serialization.load_pem_public_key(text.encode("ascii"))
-        except (ValueError, UnicodeEncodeError, UnsupportedAlgorithm):
-            self.fail(where, "not a PEM public key (-----BEGIN PUBLIC KEY-----)")
-        algorithm = key_algorithm(key)
-        if algorithm is None or not isinstance(
-            key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
-        ):
-            self.fail(where, f"{_key_kind(key)} keys are not accepted: only Ed25519 and P-256")
-        return key
+        return data
 
 
-def _join(where: str, name: object) -> str:
-    return f"{where}.{name}" if where else str(name)
+class _OrganisationFile(ConfigModel):
+    id: Annotated[str, Field(pattern=rf"^{_ORGANISATION_ID.pattern}$")]
+    """Lower-case letters, digits, ``_``, ``-``, ``.``; the tokens' ``iss``."""
+    name: _Text
+    """The organisation's name."""
+    name_fa: _Text | None = None
+    """Its Persian name."""
+    roles: tuple[Role, ...]
+    """What it may do: ``checker``, ``auditor``, ``consent_manager``."""
+    enabled: bool = True
+    """A disabled organisation is refused."""
+    rate_limit: _RateLimitFile | None = None
+    """Its token bucket; default ``{per_second: 100, burst: 200}``."""
+    programs: dict[_Identifier, tuple[_Identifier, ...]] = Field(default_factory=dict)
+    """Program id to the purposes it may be checked for; none listed, nothing allowed."""
+    keys: Annotated[tuple[_KeyFile, ...], Field(min_length=1)]
+    """Its public keys, at least one."""
 
 
-_PRIVATE_KEY_PASTED = (
-    "this is a private key: register only the public half, and treat this key as "
-    "compromised (it has been in a configuration file) — generate a new pair"
-)
+class RegistryFile(ConfigModel):
+    """A client registry file: the organisations that may call the hub."""
 
-
-def _key_kind(key: object) -> str:
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"EC {key.curve.name}"
-    return type(key).__name__.removeprefix("_").removesuffix("PublicKey") or "this"
+    organisations: Annotated[tuple[_OrganisationFile, ...], Field(min_length=1)]
+    """Every client organisation."""
 
 
 def load_client_registry(path: Path) -> ClientRegistry:
@@ -405,20 +270,14 @@ def load_client_registry(path: Path) -> ClientRegistry:
         RegistryError: the file is unreadable, not YAML, or has any defect; the message
             names the file and the key.
     """
-    reader = _Reader(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reader.fail("", f"cannot read the client registry: {exc}")
-    try:
-        document = load_strict(text)
-    except yaml.YAMLError as exc:
-        reader.fail("", f"not valid YAML: {exc}")
-    top = reader.mapping(document, "", ("organisations",))
-    entries = reader.sequence(top["organisations"], "organisations")
-    if not entries:
-        reader.fail("organisations", "list at least one organisation")
-    organisations = [reader.organisation(e, f"organisations[{i}]") for i, e in enumerate(entries)]
+    source = str(path)
+    document = load_yaml(read_text(path, error=RegistryError), source=source, error=RegistryError)
+    parsed = validate(document, RegistryFile, source=source, error=RegistryError)
+    reader = _Reader(source)
+    organisations = [
+        reader.organisation(entry, f"organisations[{i}]")
+        for i, entry in enumerate(parsed.organisations)
+    ]
     seen_ids: dict[str, int] = {}
     seen_kids: dict[str, int] = {}
     for i, org in enumerate(organisations):
@@ -438,6 +297,104 @@ def load_client_registry(path: Path) -> ClientRegistry:
         return ClientRegistry(organisations)
     except RegistryError as exc:
         reader.fail("organisations", str(exc))
+
+
+class _Reader:
+    """Turns a parsed registry file into organisations: the checks a type cannot express."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, message: str) -> NoReturn:
+        raise RegistryError(located(self.source, where, message))
+
+    def organisation(self, entry: _OrganisationFile, where: str) -> Organisation:
+        roles: set[Role] = set()
+        for i, role in enumerate(entry.roles):
+            if role in roles:
+                self.fail(f"{where}.roles[{i}]", f"role {role.value!r} is listed twice")
+            roles.add(role)
+        for program_id, purposes in entry.programs.items():
+            if not purposes:
+                self.fail(
+                    f"{where}.programs.{program_id}",
+                    "list at least one purpose, or remove the program",
+                )
+            if len(set(purposes)) != len(purposes):
+                self.fail(f"{where}.programs.{program_id}", "a purpose is listed twice")
+        limit = entry.rate_limit
+        return Organisation(
+            id=entry.id,
+            name=entry.name,
+            name_fa=entry.name_fa,
+            roles=frozenset(roles),
+            keys=tuple(self.key(k, f"{where}.keys[{i}]") for i, k in enumerate(entry.keys)),
+            programs={p: frozenset(purposes) for p, purposes in entry.programs.items()},
+            rate_limit=RateLimit() if limit is None else RateLimit(limit.per_second, limit.burst),
+            enabled=entry.enabled,
+        )
+
+    def key(self, entry: _KeyFile, where: str) -> ClientKey:
+        if (entry.jwk is None) == (entry.pem is None):
+            self.fail(where, "give exactly one of 'jwk' or 'pem'")
+        if entry.jwk is not None:
+            public_key = self.jwk(entry.jwk, f"{where}.jwk", entry.kid)
+        else:
+            assert entry.pem is not None  # noqa: S101 - exactly one is set, checked above
+            public_key = self.pem(entry.pem, f"{where}.pem")
+        return ClientKey.from_public_key(entry.kid, public_key)
+
+    def jwk(self, value: Mapping[str, object], where: str, kid: str) -> PublicKey:
+        if "d" in value or "p" in value:
+            self.fail(where, _PRIVATE_KEY_PASTED)
+        kty, crv = value.get("kty"), value.get("crv")
+        if kty == "oct":
+            self.fail(where, "HMAC secrets (kty oct) are not accepted: register a public key")
+        if kty == "RSA":
+            self.fail(where, "RSA keys are not accepted: register an Ed25519 or P-256 key")
+        if (kty, crv) == ("OKP", "Ed25519"):
+            algorithm = EDDSA
+        elif (kty, crv) == ("EC", "P-256"):
+            algorithm = ES256
+        else:
+            self.fail(where, f"kty {kty!r} crv {crv!r} is not accepted: only OKP/Ed25519, EC/P-256")
+        for name, expected in (("alg", algorithm), ("use", "sig"), ("kid", kid)):
+            if name in value and value[name] != expected:
+                self.fail(f"{where}.{name}", f"must be {expected!r} when given")
+        try:
+            key: object = jwt.PyJWK(dict(value), algorithm=algorithm).key
+        except (jwt.PyJWTError, ValueError, TypeError):
+            # pyjwt's messages may echo the whole JWK; say what is wrong without it.
+            self.fail(where, f"not a valid {kty}/{crv} public key (check x and y)")
+        if not isinstance(key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
+            self.fail(where, _PRIVATE_KEY_PASTED)
+        return key
+
+    def pem(self, text: str, where: str) -> PublicKey:
+        if "PRIVATE KEY" in text:
+            self.fail(where, _PRIVATE_KEY_PASTED)
+        try:
+            key = serialization.load_pem_public_key(text.encode("ascii"))
+        except (ValueError, UnicodeEncodeError, UnsupportedAlgorithm):
+            self.fail(where, "not a PEM public key (-----BEGIN PUBLIC KEY-----)")
+        algorithm = key_algorithm(key)
+        if algorithm is None or not isinstance(
+            key, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+        ):
+            self.fail(where, f"{_key_kind(key)} keys are not accepted: only Ed25519 and P-256")
+        return key
+
+
+_PRIVATE_KEY_PASTED = (
+    "this is a private key: register only the public half, and treat this key as "
+    "compromised (it has been in a configuration file) — generate a new pair"
+)
+
+
+def _key_kind(key: object) -> str:
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC {key.curve.name}"
+    return type(key).__name__.removeprefix("_").removesuffix("PublicKey") or "this"
 
 
 # --- writing a registry (the demo generates its own) --------------------------------------------

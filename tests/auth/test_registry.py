@@ -299,23 +299,23 @@ DEFECTS: list[Any] = [
     ),
     pytest.param(
         lambda doc, m: first(doc).update(id="Relief Tehran"),
-        r"organisations\[0\]\.id: 'Relief Tehran' does not match",
+        r"organisations\[0\]\.id: String should match pattern .*'Relief Tehran'",
         id="organisation-id-not-a-name",
     ),
     pytest.param(
         lambda doc, m: key0(doc).update(kid="has space"),
-        r"organisations\[0\]\.keys\[0\]\.kid: 'has space' does not match",
+        r"organisations\[0\]\.keys\[0\]\.kid: String should match pattern .*'has space'",
         id="kid-with-space",
     ),
     # -- roles, programs, limits
     pytest.param(
         lambda doc, m: first(doc).update(roles=["checker", "admin"]),
-        r"organisations\[0\]\.roles\[1\]: unknown role 'admin' \(allowed: auditor, checker, ",
+        r"organisations\[0\]\.roles\[1\]: Input should be 'checker'.*, got 'admin'",
         id="unknown-role",
     ),
     pytest.param(
         lambda doc, m: first(doc).update(roles=[["checker"]]),
-        r"organisations\[0\]\.roles\[0\]: unknown role",
+        r"organisations\[0\]\.roles\[0\]: Input should be 'checker'",
         id="role-a-list",
     ),
     pytest.param(
@@ -325,7 +325,7 @@ DEFECTS: list[Any] = [
     ),
     pytest.param(
         lambda doc, m: first(doc).update(roles="checker"),
-        r"organisations\[0\]\.roles: expected a list",
+        r"organisations\[0\]\.roles: Input should be a valid array",
         id="roles-not-a-list",
     ),
     pytest.param(
@@ -340,7 +340,7 @@ DEFECTS: list[Any] = [
     ),
     pytest.param(
         lambda doc, m: first(doc).update(programs={"Livelihood Basket": ["a"]}),
-        r"organisations\[0\]\.programs\.Livelihood Basket: 'Livelihood Basket' does not match",
+        r"organisations\[0\]\.programs\.Livelihood Basket: String should match pattern",
         id="program-id-not-a-name",
     ),
     pytest.param(
@@ -350,22 +350,22 @@ DEFECTS: list[Any] = [
     ),
     pytest.param(
         lambda doc, m: first(doc).update(rate_limit={"per_second": 0, "burst": 5}),
-        r"organisations\[0\]\.rate_limit: per_second must be in",
+        r"organisations\[0\]\.rate_limit\.per_second: Input should be greater than 0",
         id="rate-zero",
     ),
     pytest.param(
         lambda doc, m: first(doc).update(rate_limit={"per_second": 5, "burst": 0}),
-        r"organisations\[0\]\.rate_limit: burst must be in",
+        r"organisations\[0\]\.rate_limit\.burst: Input should be greater than or equal to 1",
         id="burst-zero",
     ),
     pytest.param(
         lambda doc, m: first(doc).update(rate_limit={"per_second": 5, "burst": 2.5}),
-        r"organisations\[0\]\.rate_limit\.burst: expected an integer",
+        r"organisations\[0\]\.rate_limit\.burst: Input should be a valid integer, got 2\.5",
         id="burst-fractional",
     ),
     pytest.param(
         lambda doc, m: first(doc).update(rate_limit={"per_second": "fast", "burst": 5}),
-        r"organisations\[0\]\.rate_limit\.per_second: expected a number",
+        r"organisations\[0\]\.rate_limit\.per_second: Input should be a valid number, got 'fast'",
         id="rate-not-a-number",
     ),
     pytest.param(
@@ -375,7 +375,7 @@ DEFECTS: list[Any] = [
     ),
     pytest.param(
         lambda doc, m: first(doc).update(enabled="no"),
-        r"organisations\[0\]\.enabled: expected true or false",
+        r"organisations\[0\]\.enabled: Input should be a valid boolean, got 'no'",
         id="enabled-text",
     ),
     # -- the file's shape
@@ -401,22 +401,22 @@ DEFECTS: list[Any] = [
     ),
     pytest.param(
         lambda doc, m: first(doc).update(name="  "),
-        r"organisations\[0\]\.name: expected non-empty text",
+        r"organisations\[0\]\.name: String should match pattern",
         id="organisation-blank-name",
     ),
     pytest.param(
         lambda doc, m: first(doc).update(keys=[]),
-        r"organisations\[0\]\.keys: list at least one public key",
+        r"organisations\[0\]\.keys: Tuple should have at least 1 item",
         id="organisation-without-keys",
     ),
     pytest.param(
         lambda doc, m: doc.update(organisations=[]),
-        r"organisations: list at least one organisation",
+        r"organisations: Tuple should have at least 1 item",
         id="no-organisations",
     ),
     pytest.param(
         lambda doc, m: doc["organisations"].__setitem__(0, "relief_tehran"),
-        r"organisations\[0\]: expected a mapping, got str",
+        r"organisations\[0\]: expected a mapping, got 'relief_tehran'",
         id="organisation-not-a-mapping",
     ),
 ]
@@ -446,8 +446,8 @@ def test_defect_is_refused_naming_file_and_key(
             r"not valid YAML: .*duplicate key 'roles'",
             id="duplicate-yaml-key",
         ),
-        pytest.param("- organisations\n", r"expected a mapping, got list", id="top-not-a-mapping"),
-        pytest.param("", r"expected a mapping, got NoneType", id="empty-file"),
+        pytest.param("- organisations\n", "expected a mapping, got a list", id="top-not-a-mapping"),
+        pytest.param("", r"expected a mapping, got None", id="empty-file"),
         pytest.param("!!python/object:os.system {}\n", r"not valid YAML", id="python-tag"),
     ],
 )
@@ -459,7 +459,7 @@ def test_unreadable_document_is_refused(tmp_path: Path, text: str, message: str)
 
 
 def test_missing_file_is_a_registry_error(tmp_path: Path) -> None:
-    with pytest.raises(RegistryError, match=r"missing\.yaml: cannot read the client registry"):
+    with pytest.raises(RegistryError, match=r"missing\.yaml: cannot read"):
         load_client_registry(tmp_path / "missing.yaml")
 
 

@@ -120,7 +120,7 @@ async def test_serve_refuses_a_bad_config(tmp_path: Path) -> None:
     )
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1
-    assert "unknown keys" in out.decode()
+    assert "hub.yaml: listne: unknown key" in out.decode()
 
 
 async def _run(*args: str) -> tuple[int, str]:

@@ -50,13 +50,30 @@ def test_no_file_gives_the_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "env", "message"),
     [
-        pytest.param("listne: x\n", {}, "unknown keys", id="typo-key"),
+        pytest.param("listne: x\n", {}, "hub.yaml: listne: unknown key", id="typo-key"),
         pytest.param("- a\n", {}, "mapping", id="not-a-mapping"),
-        pytest.param("agencies: [{agency_id: tax}]\n", {}, "agency_id and target", id="no-target"),
-        pytest.param("agencies: tax\n", {}, "list", id="agencies-not-list"),
-        pytest.param("max_batch_items: 0\n", {}, "positive", id="zero-limit"),
-        pytest.param("coalesce_window_ms: -1\n", {}, "negative", id="negative-window"),
-        pytest.param("{}\n", {"SAKHA_AGENCY_TIMEOUT_MS": "soon"}, "not a number", id="bad-env"),
+        pytest.param(
+            "agencies: [{agency_id: tax}]\n", {}, r"agencies\[0\].target: req", id="no-target"
+        ),
+        pytest.param("agencies: tax\n", {}, "agencies: .* array", id="agencies-not-list"),
+        pytest.param(
+            "max_batch_items: 0\n",
+            {},
+            "max_batch_items: .* than 0",
+            id="zero-limit",
+        ),
+        pytest.param(
+            "coalesce_window_ms: -1\n",
+            {},
+            "coalesce_window_ms: .* or equal to 0",
+            id="negative-window",
+        ),
+        pytest.param(
+            "{}\n",
+            {"SAKHA_AGENCY_TIMEOUT_MS": "soon"},
+            "SAKHA_AGENCY_TIMEOUT_MS='soon'",
+            id="bad-env",
+        ),
         pytest.param(
             "agencies: [{agency_id: a, target: x}, {agency_id: a, target: y}]\n",
             {},
