@@ -17,11 +17,12 @@ from gateway import codec
 from gateway.auth.errors import AuthenticationError, AuthenticationReason, PermissionDeniedError
 from gateway.auth.policy import Policy
 from gateway.auth.ratelimit import RateLimiter
+from gateway.auth.tokens import Caller
 from gateway.checking import Checker, CheckOutcome
 from gateway.coalescer import Coalescer
 from gateway.config import HubConfig
 from gateway.errors import DeadlineTooShortError, LimitExceededError
-from gateway.interceptors.authn import CURRENT_CALLER
+from gateway.interceptors import caller_of
 from gateway.programs.loader import ProgramRegistry
 from gateway.security_log import SecurityEvent, record
 from gateway.status import grpc_errors, grpc_stream_errors, status_for
@@ -78,7 +79,9 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
             request_id=checks[0].request_id,
         )
 
-    def _validate(self, request: eligibility_pb2.CheckRequest, method: str = "Check") -> ValidCheck:
+    def _validate(
+        self, request: eligibility_pb2.CheckRequest, caller: Caller | None, method: str = "Check"
+    ) -> ValidCheck:
         """Validate the request, then ask the policy whether this caller may run it."""
         check = validate_check(
             self._registry,
@@ -87,7 +90,6 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
             purpose=request.purpose,
             request_id=request.request_id,
         )
-        caller = CURRENT_CALLER.get()
         if caller is None:
             if self._anonymous_allowed:  # insecure development mode only
                 return check
@@ -115,7 +117,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         self, request: eligibility_pb2.CheckRequest, context: Context
     ) -> eligibility_pb2.CheckResult:
         """Decide one subject; concurrent checks share agency batches."""
-        check = self._validate(request)
+        check = self._validate(request, caller_of(context))
         remaining = context.time_remaining()
         if remaining is not None and remaining < 0.005:
             raise DeadlineTooShortError("the deadline leaves no time to ask the agencies")
@@ -135,6 +137,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
             asyncio.Queue(maxsize=self._config.batch_chunks_in_flight)
         )
         count = 0
+        caller = caller_of(context)
 
         async def produce() -> None:
             nonlocal count
@@ -153,12 +156,12 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
                         )
                     chunk.append(request)
                     if len(chunk) >= chunk_size:
-                        await self._pace(len(chunk))
-                        await in_flight.put(asyncio.create_task(self._decide_chunk(chunk)))
+                        await self._pace(caller, len(chunk))
+                        await in_flight.put(asyncio.create_task(self._decide_chunk(chunk, caller)))
                         chunk = []
                 if chunk:
-                    await self._pace(len(chunk))
-                    await in_flight.put(asyncio.create_task(self._decide_chunk(chunk)))
+                    await self._pace(caller, len(chunk))
+                    await in_flight.put(asyncio.create_task(self._decide_chunk(chunk, caller)))
             finally:
                 await in_flight.put(None)
 
@@ -177,9 +180,8 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         if count == 0:
             raise LimitExceededError("requests", "a CheckBatch stream needs at least one request")
 
-    async def _pace(self, cost: int) -> None:
+    async def _pace(self, caller: Caller | None, cost: int) -> None:
         """Charge a CheckBatch chunk to the caller's rate limit, waiting rather than failing."""
-        caller = CURRENT_CALLER.get()
         if caller is None:
             return
         limit = caller.organisation.rate_limit
@@ -190,7 +192,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
             )
 
     async def _decide_chunk(
-        self, requests: list[eligibility_pb2.CheckRequest]
+        self, requests: list[eligibility_pb2.CheckRequest], caller: Caller | None
     ) -> list[eligibility_pb2.CheckResult]:
         results: list[eligibility_pb2.CheckResult | None] = [None] * len(requests)
         groups: dict[_Key, list[tuple[int, ValidCheck]]] = {}
@@ -203,7 +205,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
                 )
                 continue
             try:
-                check = self._validate(request, "CheckBatch")
+                check = self._validate(request, caller, "CheckBatch")
             except Exception as exc:
                 results[index] = eligibility_pb2.CheckResult(
                     request_id=request.request_id, error=status_for(exc)
