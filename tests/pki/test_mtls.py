@@ -18,11 +18,13 @@ from adapters.pki.material import (
     HUB_SPIFFE_ID,
     LeafProfile,
     PkiLayout,
+    UnusableMaterialError,
     Usage,
     agency_profile,
     agency_spiffe_id,
     hub_client_profile,
 )
+from adapters.server import create_adapter_server
 from gateway.pki.ca import CertificateAuthority, load_ca
 from gateway.pki.tls import (
     agency_channel_options,
@@ -270,3 +272,8 @@ async def test_client_reaches_the_hub_over_tls_and_only_with_the_right_ca(
             health_pb2.HealthCheckRequest(), timeout=TIMEOUT
         )
     assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+
+
+async def test_an_adapter_refuses_to_start_with_another_agencys_files(pki: PkiLayout) -> None:
+    with pytest.raises(UnusableMaterialError):
+        await create_adapter_server(EchoAdapter("tax"), tls=pki.agency_files("bank_melli"))
