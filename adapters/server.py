@@ -12,7 +12,14 @@ known. The codes:
   the hub can tell "split the batch" from "fix the plan".
 - ``UNAVAILABLE``: the agency's own system failed; the message is fixed, the cause is logged
   here and never sent.
+- ``UNAUTHENTICATED`` / ``PERMISSION_DENIED``: the caller is not the hub (no valid client
+  certificate / a certificate naming someone else); the message never says who it named.
 - ``INTERNAL``: anything else, with no internal text.
+
+The same table maps the refusals of the shared interceptors (:mod:`adapters.interceptors`):
+their ``refuse`` function here is :func:`refuse`. A server is built by
+:func:`create_adapter_server`; with ``tls`` it serves mutual TLS *and* admits only the hub,
+always both (credentials alone would admit any certificate the CA ever signed).
 """
 
 from __future__ import annotations
@@ -36,13 +43,17 @@ from sakha.v1.connector_pb2 import FetchResponse as PB2FetchResponse
 
 from adapters import codec
 from adapters.errors import (
-    AdapterError,
     MalformedRequestError,
     QueryLimitError,
     SourceFailureError,
     UnknownAttributeError,
 )
-from adapters.malformed import RejectMalformedMessages
+from adapters.interceptors import RejectMalformedMessages, RequirePeerIdentity
+from adapters.interceptors.wrap import Context, ServerInterceptor
+from adapters.malformed import MalformedMessageError
+from adapters.pki._credentials import adapter_credentials
+from adapters.pki.material import PkiLayout, TlsFiles
+from adapters.pki.peer import UnauthenticatedPeerError, WrongPeerError
 from adapters.sdk import Adapter
 
 _LOG = logging.getLogger(__name__)
@@ -68,7 +79,21 @@ class _ErrorMapping:
     fixed_message: str | None = None
 
 
-_ERRORS: Sequence[tuple[type[AdapterError], _ErrorMapping]] = (
+_ERRORS: Sequence[tuple[type[Exception], _ErrorMapping]] = (
+    (MalformedMessageError, _ErrorMapping(code_pb2.INVALID_ARGUMENT, "MALFORMED_MESSAGE", INFO)),
+    (
+        UnauthenticatedPeerError,
+        _ErrorMapping(
+            code_pb2.UNAUTHENTICATED,
+            "CLIENT_CERTIFICATE_REQUIRED",
+            INFO,
+            "a valid client certificate is required",
+        ),
+    ),
+    (
+        WrongPeerError,
+        _ErrorMapping(code_pb2.PERMISSION_DENIED, "NOT_THE_HUB", INFO, "only the hub may call"),
+    ),
     (MalformedRequestError, _ErrorMapping(code_pb2.INVALID_ARGUMENT, "MALFORMED_REQUEST", INFO)),
     (UnknownAttributeError, _ErrorMapping(code_pb2.INVALID_ARGUMENT, "UNKNOWN_ATTRIBUTE", INFO)),
     (QueryLimitError, _ErrorMapping(code_pb2.RESOURCE_EXHAUSTED, "QUERY_LIMIT", INFO)),
@@ -149,11 +174,31 @@ class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
             await _abort(context, error_status(exc, self._agency_id))
 
 
-async def _abort(
-    context: grpc.aio.ServicerContext[Any, Any], status: status_pb2.Status
-) -> NoReturn:
+async def _abort(context: Context, status: status_pb2.Status) -> NoReturn:
     grpc_status = rpc_status.to_status(status)
     await context.abort(grpc_status.code, grpc_status.details, grpc_status.trailing_metadata)
+
+
+async def refuse(context: Context, exc: Exception, *, agency_id: str) -> None:
+    """Abort a call an interceptor refused, with the status :data:`_ERRORS` gives ``exc``."""
+    await _abort(context, error_status(exc, agency_id))
+
+
+def adapter_interceptors(agency_id: str, *, hub_only: bool) -> tuple[ServerInterceptor, ...]:
+    """The adapter server's interceptors, outermost first, in this fixed order.
+
+    1. :class:`~adapters.interceptors.RequirePeerIdentity` (``hub_only``): who is calling
+       comes first, so a stranger learns nothing, not even whether its request parses;
+    2. :class:`~adapters.interceptors.RejectMalformedMessages`.
+
+    Each refuses through :func:`refuse`, the one table of this module.
+    """
+
+    async def refuse_here(context: Context, exc: Exception) -> None:
+        await refuse(context, exc, agency_id=agency_id)
+
+    guards: list[ServerInterceptor] = [RequirePeerIdentity(refuse_here)] if hub_only else []
+    return (*guards, RejectMalformedMessages(refuse_here))
 
 
 async def create_adapter_server(
@@ -161,8 +206,7 @@ async def create_adapter_server(
     host: str = "127.0.0.1",
     port: int = 0,
     *,
-    server_credentials: grpc.ServerCredentials | None = None,
-    interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+    tls: PkiLayout | TlsFiles | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """Build and start a server for ``adapter``, with health (SERVING) and reflection.
 
@@ -170,8 +214,9 @@ async def create_adapter_server(
         adapter: the agency's adapter.
         host: address to bind; ``127.0.0.1`` by default (IPv6 literals need no brackets).
         port: port to bind; 0 picks a free one.
-        server_credentials: TLS (mutual, in production) credentials; insecure when None.
-        interceptors: server interceptors (authentication, tracing), outermost first.
+        tls: the agency's certificate, key and CA (its own files, or a whole development
+            PKI): the server then speaks mutual TLS and admits only the hub's client
+            certificate. None: plaintext, any caller (local debugging and tests only).
 
     Returns:
         The started server and the port it is bound to. Stop it with ``await server.stop(g)``.
@@ -179,16 +224,40 @@ async def create_adapter_server(
     Raises:
         AdapterConfigError: ``adapter.check()`` found it cannot serve what it describes, so a
             wrong table, column or file fails here, at start-up, not on every Fetch.
+        UnusableMaterialError: the TLS files are missing, mismatched, expired, not from the
+            CA, or name another agency.
+        OSError: nothing could be bound at ``host:port``.
     """
     await adapter.check()
+    agency_id = adapter.describe().agency_id
+    credentials = None if tls is None else adapter_credentials(tls, agency_id)
+    return await _start(
+        ConnectorServicer(adapter), agency_id, host, port, credentials, hub_only=tls is not None
+    )
+
+
+async def _start(
+    servicer: connector_pb2_grpc.ConnectorServiceServicer,
+    agency_id: str,
+    host: str,
+    port: int,
+    credentials: grpc.ServerCredentials | None,
+    *,
+    hub_only: bool,
+) -> tuple[grpc.aio.Server, int]:
+    """Serve ``servicer`` with any credentials and guards: tests build broken servers with it.
+
+    Everything else goes through :func:`create_adapter_server`, which never pairs mutual TLS
+    with anything but ``hub_only``.
+    """
     server = grpc.aio.server(
-        interceptors=(RejectMalformedMessages(), *interceptors),
+        interceptors=adapter_interceptors(agency_id, hub_only=hub_only),
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
         ],
     )
-    connector_pb2_grpc.add_ConnectorServiceServicer_to_server(ConnectorServicer(adapter), server)
+    connector_pb2_grpc.add_ConnectorServiceServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]  # not in stubs
     for service in ("", SERVICE_NAME):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
@@ -197,9 +266,12 @@ async def create_adapter_server(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     address = f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
-    if server_credentials is None:
-        bound = server.add_insecure_port(address)
-    else:
-        bound = server.add_secure_port(address, server_credentials)
+    try:
+        if credentials is None:
+            bound = server.add_insecure_port(address)
+        else:
+            bound = server.add_secure_port(address, credentials)
+    except RuntimeError as exc:  # grpc reports a failed bind as RuntimeError
+        raise OSError(f"cannot listen on {address}") from exc
     await server.start()
     return server, bound

@@ -43,6 +43,8 @@ from pathlib import Path
 
 import grpc
 
+from adapters.pki.material import HUB_SPIFFE_ID
+from adapters.pki.peer import PeerCertificate, check_peer_identity
 from bench import _stack
 from bench._stats import (
     RESULTS_PATH,
@@ -63,8 +65,7 @@ from gateway.auth.registry import load_client_registry
 from gateway.auth.tokens import issue_token, load_private_key, verify_token
 from gateway.config import ALL_OFF, SecurityLayers
 from gateway.demo_security import DEMO_ORGANISATION, DemoSecurity
-from gateway.pki.ca import HUB_SPIFFE_ID
-from gateway.pki.tls import PeerCertificate, check_peer_identity, client_channel_credentials
+from gateway.pki.tls import client_channel_credentials
 
 VARIANTS: dict[str, SecurityLayers] = {
     "insecure": ALL_OFF,
@@ -396,14 +397,14 @@ async def _measure(
 
 
 SECURITY_FRAMES = {
-    "token check (`authenticate`, with `verify_token`)": (
-        "AuthenticationInterceptor.intercept_service.<locals>.authenticate (",
+    "token check (`AuthenticationInterceptor.admit`, with `verify_token`)": (
+        "AuthenticationInterceptor.admit (",
     ),
     "of which signature and claims (`verify_token`)": ("verify_token (",),
     "authorization (`authorize_check`)": ("authorize_check (",),
-    "rate-limit bucket (`charge`)": ("RateLimitInterceptor.intercept_service.<locals>.charge (",),
-    "deadline check (`require`; insecure hubs run it too)": (
-        "RequireDeadlineInterceptor.intercept_service.<locals>.require (",
+    "rate-limit bucket (`RateLimitInterceptor.admit`)": ("RateLimitInterceptor.admit (",),
+    "deadline check (`RequireDeadlineInterceptor.admit`; insecure hubs run it too)": (
+        "RequireDeadlineInterceptor.admit (",
     ),
     "handler lookup through every interceptor (`intercept_service`, per call)": (
         ".intercept_service (",
@@ -412,8 +413,9 @@ SECURITY_FRAMES = {
 """What the profile of the secure hub is searched for (py-spy frames are ``name (file:line)``):
 a step is on the stack when one of its frames contains one of these strings."""
 
-WRAPPER_FRAME = "wrap_handler.<locals>."
-"""The coroutine each ``gateway/interceptors`` wrapper adds; its own time is counted apart."""
+WRAPPER_FRAME = "_wrap.<locals>."
+"""The coroutine each interceptor's wrapper (``adapters/interceptors/wrap.py``) adds; its own
+time is counted apart."""
 
 
 async def _profile(
@@ -444,7 +446,7 @@ def security_shares(collapsed: str) -> dict[str, float]:
     """Share (%) of busy samples in which each step of SECURITY_FRAMES is on the stack, and
     in which an interceptor wrapper is the innermost Python frame (its own time)."""
     total = 0
-    wrappers = "interceptor wrappers' own time (`wrap_handler`)"
+    wrappers = "interceptor wrappers' own time (`adapters.interceptors.wrap`)"
     hits = {**dict.fromkeys(SECURITY_FRAMES, 0), wrappers: 0}
     for line in collapsed.splitlines():
         stack, _, count_text = line.rpartition(" ")

@@ -1,4 +1,9 @@
-"""``sakha``: the one command line for the demo, the hub, adapters, checks and programs."""
+"""``sakha``: the one command line for the demo, the hub, adapters, checks and programs.
+
+Every command fails with one ``Error:`` line naming the file, agency, address or key at
+fault, never a traceback, and exits with a documented code (:data:`EXIT_CODES`, also in
+``sakha --help`` and docs/operations.md).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from typing import TextIO, TypeVar
 
 import click
 import grpc
@@ -18,6 +23,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
+from adapters.errors import AdapterError
+from adapters.pki.material import PkiError
 from gateway import environment, render
 from gateway.auth.errors import AuthError
 from gateway.auth.tokens import issue_token, load_private_key
@@ -25,6 +32,7 @@ from gateway.client_profile import ProfileError, default_profile_path
 from gateway.config import ConfigError, load_hub_config
 from gateway.demo import DemoOptions, default_data_dir, run_demo
 from gateway.engine.errors import EngineError
+from gateway.errors import GatewayError
 from gateway.hub_connection import HubConnection
 from gateway.programs.errors import ProgramError
 from gateway.programs.loader import load_programs
@@ -33,8 +41,48 @@ from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
 _LANG = click.Choice(render.LANGUAGES)
 _T = TypeVar("_T")
 
+EXIT_OK = 0
+"""The command did what it was asked (check-batch: every row was decided)."""
+EXIT_FAILED = 1
+"""One ``Error:`` line says what failed (check-batch: some rows could not be decided)."""
+EXIT_USAGE = 2
+"""The command line itself is wrong (click's usage errors)."""
+EXIT_CODES = {EXIT_OK: "success", EXIT_FAILED: "failure (one Error: line)", EXIT_USAGE: "usage"}
 
-@click.group()
+_FAILURES = (
+    AdapterError,
+    AuthError,
+    ConfigError,
+    EngineError,
+    GatewayError,
+    PkiError,
+    ProfileError,
+    ProgramError,
+    OSError,
+)
+"""The root exceptions whose message names what is at fault; any of them ends a command."""
+
+
+class _SakhaCommands(click.Group):
+    """Turns every expected failure of any subcommand into one ``Error:`` line, exit 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except _FAILURES as exc:
+            raise click.ClickException(_one_line(exc)) from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+@click.group(
+    cls=_SakhaCommands,
+    epilog="Exit codes: 0 success; 1 failure, said in one 'Error:' line (check-batch: some "
+    "rows could not be decided); 2 usage.",
+)
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def main(verbose: int) -> None:
     """Sakha: eligibility checks answered by asking the agencies that hold the facts."""
@@ -98,10 +146,7 @@ def serve(config_path: Path, insecure: bool) -> None:
     """Run the hub from a config file (agencies' addresses, limits, programs)."""
     from gateway.hub import start_hub  # noqa: PLC0415 - keeps client commands light
 
-    try:
-        config = load_hub_config(config_path, insecure=insecure)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+    config = load_hub_config(config_path, insecure=insecure)
 
     async def run() -> None:
         hub = await start_hub(config)
@@ -151,10 +196,8 @@ def adapter_serve(
 ) -> None:
     """Serve one agency's data as a ConnectorService."""
     from adapters.config import load_adapter_config  # noqa: PLC0415
-    from adapters.errors import AdapterConfigError  # noqa: PLC0415
+    from adapters.pki.material import PkiLayout  # noqa: PLC0415
     from adapters.server import create_adapter_server  # noqa: PLC0415
-    from gateway.pki.ca import PkiError, PkiLayout  # noqa: PLC0415
-    from gateway.pki.tls import RequirePeerIdentity, adapter_server_credentials  # noqa: PLC0415
 
     if (tls_dir is None) == (not insecure):
         raise click.UsageError("give --tls-dir (mutual TLS) or --insecure, exactly one")
@@ -169,18 +212,12 @@ def adapter_serve(
 
     async def run() -> None:
         loaded = load_adapter_config(config_path, variables=pairs)
-        tls: dict[str, Any] = {}
-        if tls_dir is not None:
-            agency_id = loaded.describe().agency_id
-            tls = {
-                "server_credentials": adapter_server_credentials(PkiLayout(tls_dir), agency_id),
-                "interceptors": (RequirePeerIdentity(),),
-            }
-        else:
+        tls = None if tls_dir is None else PkiLayout(tls_dir)
+        if tls is None:
             click.echo("INSECURE: plaintext, any caller may ask — local debugging only", err=True)
         try:
             server, bound = await create_adapter_server(
-                loaded, host or "127.0.0.1", int(port_text), **tls
+                loaded, host or "127.0.0.1", int(port_text), tls=tls
             )
         except BaseException:
             await loaded.close()
@@ -192,10 +229,7 @@ def adapter_serve(
             await server.stop(2.0)
             await loaded.close()
 
-    try:
-        asyncio.run(run())
-    except (AdapterConfigError, PkiError) as exc:
-        raise click.ClickException(str(exc)) from exc
+    asyncio.run(run())
 
 
 def _connection_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -219,12 +253,9 @@ def _connection_options(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def _connect(server: str | None, profile_path: Path | None, insecure: bool) -> HubConnection:
-    try:
-        return HubConnection.resolve(
-            server=server, profile_path=profile_path or default_profile_path(), insecure=insecure
-        )
-    except ProfileError as exc:
-        raise click.ClickException(str(exc)) from exc
+    return HubConnection.resolve(
+        server=server, profile_path=profile_path or default_profile_path(), insecure=insecure
+    )
 
 
 @main.command()
@@ -292,7 +323,11 @@ def check_batch(
     lang: str,
     timeout: float,
 ) -> None:
-    """Re-assess a caseload with CheckBatch: CSV in, one CSV row per subject out."""
+    """Re-assess a caseload with CheckBatch: CSV in, one CSV row per subject out.
+
+    Exits 0 when every row was decided, 1 when any row could not be (its error column says
+    why), 2 on a usage error.
+    """
     connection = _connect(server, profile_path, insecure)
     rows = list(_read_subjects(in_path))
     if not rows:
@@ -348,6 +383,12 @@ def check_batch(
         counts = _call(lambda: asyncio.run(run(progress)))
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
     console.print(f"{len(rows)} subjects → {out_path.name}  ({summary})")
+    undecided = len(rows) - sum(n for decision, n in counts.items() if decision != "ERROR")
+    if undecided:
+        raise click.ClickException(
+            f"{undecided} of {len(rows)} rows could not be decided "
+            f"(see the error column of {out_path.name})"
+        )
 
 
 def _result_row(
@@ -400,10 +441,7 @@ def token_issue(
     ttl_s: int,
 ) -> None:
     """Print a signed token for ORG, for `authorization: Bearer <token>`."""
-    try:
-        private_key = load_private_key(key_file)
-    except AuthError as exc:
-        raise click.ClickException(str(exc)) from exc
+    private_key = load_private_key(key_file)
     click.echo(
         issue_token(
             organisation_id=organisation,
@@ -444,15 +482,12 @@ def pki() -> None:
 def pki_init(folder: Path, agencies: tuple[str, ...], hosts: tuple[str, ...], force: bool) -> None:
     """Create (or complete) a development CA and certificates; existing valid ones are kept."""
     from adapters.simulated.catalogue import agency_config_paths  # noqa: PLC0415
-    from gateway.pki.ca import PkiError, init_pki  # noqa: PLC0415
+    from gateway.pki.ca import init_pki  # noqa: PLC0415
 
     ids = agencies or tuple(p.stem for p in agency_config_paths())
-    try:
-        layout = init_pki(
-            folder, agencies=ids, hub_hosts=("localhost", "127.0.0.1", *hosts), force=force
-        )
-    except PkiError as exc:
-        raise click.ClickException(str(exc)) from exc
+    layout = init_pki(
+        folder, agencies=ids, hub_hosts=("localhost", "127.0.0.1", *hosts), force=force
+    )
     click.echo(
         f"CA: {layout.ca_cert}\nhub: {layout.hub_cert} (clients), "
         f"{layout.hub_client_cert} (to agencies)\nagencies: {len(ids)} in "
@@ -460,17 +495,7 @@ def pki_init(folder: Path, agencies: tuple[str, ...], hosts: tuple[str, ...], fo
     )
 
 
-class _ProgramCommands(click.Group):
-    """Reports a bad program file, unknown id or catalogue mismatch in one line."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except (ProgramError, EngineError) as exc:
-            raise click.ClickException(str(exc)) from exc
-
-
-@main.group(cls=_ProgramCommands)
+@main.group()
 def programs() -> None:
     """List, show and test program files."""
 

@@ -13,18 +13,23 @@ from grpc_reflection.v1alpha import reflection
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
 from adapters.client import ConnectorClient
-from adapters.malformed import RejectMalformedMessages
+from adapters.sdk import AgencyDescription
 from gateway.auth.policy import AccessPolicy, Policy, UnsafeAllowAllPolicy
 from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.registry import ClientRegistry, load_client_registry
 from gateway.checking import Checker
-from gateway.config import ConfigError, HubConfig, agency_tls_files, client_tls_files
+from gateway.config import (
+    AgencyEndpoint,
+    ConfigError,
+    HubConfig,
+    agency_tls_files,
+    client_tls_files,
+)
 from gateway.engine.catalogue import Catalogue
 from gateway.errors import HubUnavailableError
-from gateway.fanout import AgencyConnection, AgencyDirectory, RemoteAgency
+from gateway.fanout import AgencyDirectory, RemoteAgency
+from gateway.interceptors import hub_interceptors
 from gateway.interceptors.authn import AuthenticationInterceptor
-from gateway.interceptors.deadline import RequireDeadlineInterceptor
-from gateway.interceptors.ratelimit import RateLimitInterceptor
 from gateway.pipeline import CoalesceSettings, Pipeline
 from gateway.pki.tls import agency_channel_options, hub_channel_credentials, hub_server_credentials
 from gateway.programs.loader import ProgramRegistry, load_programs
@@ -72,25 +77,45 @@ async def connect_agencies(config: HubConfig) -> tuple[AgencyDirectory, list[grp
             for a in config.agencies
         ]
     clients = [ConnectorClient(channel) for channel in channels]
+    timeout_s = config.agency_timeout_ms / 1000
     try:
         descriptions = await asyncio.gather(
-            *(c.describe(timeout=config.agency_timeout_ms / 1000) for c in clients)
+            *(_describe(e, c, timeout_s) for e, c in zip(config.agencies, clients, strict=True))
         )
-    except grpc.aio.AioRpcError as exc:
+    except HubUnavailableError:
         for channel in channels:
             await channel.close(None)
-        raise HubUnavailableError(f"an agency did not describe itself: {exc.details()}") from exc
-    agencies: dict[str, AgencyConnection] = {}
-    for endpoint, client, description in zip(config.agencies, clients, descriptions, strict=True):
-        if description.agency_id != endpoint.agency_id:
-            raise HubUnavailableError(
-                f"{endpoint.target} says it is {description.agency_id!r}, "
-                f"configured as {endpoint.agency_id!r}"
-            )
-        agencies[endpoint.agency_id] = RemoteAgency(
+        raise
+    agencies = {
+        endpoint.agency_id: RemoteAgency(
             description, client, asyncio.Semaphore(config.max_fetches_per_agency)
         )
+        for endpoint, client, description in zip(
+            config.agencies, clients, descriptions, strict=True
+        )
+    }
     return AgencyDirectory(agencies), channels
+
+
+async def _describe(
+    endpoint: AgencyEndpoint, client: ConnectorClient, timeout_s: float
+) -> AgencyDescription:
+    """``endpoint``'s self-description, or an error naming the agency and its address."""
+    where = f"agency {endpoint.agency_id} at {endpoint.target}"
+    try:
+        description = await client.describe(timeout=timeout_s)
+    except grpc.aio.AioRpcError as exc:
+        hint = (
+            " (not listening, or its certificate names another agency)"
+            if exc.code() is grpc.StatusCode.UNAVAILABLE
+            else ""
+        )
+        raise HubUnavailableError(
+            f"{where} did not describe itself{hint}: {exc.code().name}: {exc.details()}"
+        ) from exc
+    if description.agency_id != endpoint.agency_id:
+        raise HubUnavailableError(f"{where}: that address serves {description.agency_id!r}")
+    return description
 
 
 @dataclass(frozen=True)
@@ -106,34 +131,30 @@ class _Security:
 def _security(config: HubConfig, programs: ProgramRegistry) -> _Security:
     limiter = RateLimiter()
     if not config.layers.client_tokens:
-        return _Security(
-            UnsafeAllowAllPolicy(),
-            limiter,
-            (
-                RequireDeadlineInterceptor(
-                    max_unary_s=config.max_deadline_ms / 1000,
-                    max_stream_s=config.max_stream_deadline_ms / 1000,
-                ),
-            ),
-            True,
-        )
+        return _Security(UnsafeAllowAllPolicy(), limiter, _chain(config, None, None), True)
     assert config.clients_file is not None  # noqa: S101 - HubConfig guarantees it with tokens
     clients = load_client_registry(config.clients_file)
     _check_registry_programs(clients, programs)
-    interceptors = (
-        AuthenticationInterceptor(
-            clients,
-            audience=config.audience,
-            leeway_s=config.token_leeway_s,
-            max_lifetime_s=config.token_max_lifetime_s,
-        ),
-        RequireDeadlineInterceptor(
-            max_unary_s=config.max_deadline_ms / 1000,
-            max_stream_s=config.max_stream_deadline_ms / 1000,
-        ),
-        RateLimitInterceptor(limiter),
+    authentication = AuthenticationInterceptor(
+        clients,
+        audience=config.audience,
+        leeway_s=config.token_leeway_s,
+        max_lifetime_s=config.token_max_lifetime_s,
     )
-    return _Security(AccessPolicy(clients), limiter, interceptors, False)
+    return _Security(AccessPolicy(clients), limiter, _chain(config, authentication, limiter), False)
+
+
+def _chain(
+    config: HubConfig,
+    authentication: AuthenticationInterceptor | None,
+    limiter: RateLimiter | None,
+) -> tuple[grpc.aio.ServerInterceptor[Any, Any], ...]:
+    return hub_interceptors(
+        max_unary_s=config.max_deadline_ms / 1000,
+        max_stream_s=config.max_stream_deadline_ms / 1000,
+        authentication=authentication,
+        limiter=limiter,
+    )
 
 
 def _check_registry_programs(clients: ClientRegistry, programs: ProgramRegistry) -> None:
@@ -181,7 +202,7 @@ async def start_hub(config: HubConfig) -> Hub:
     )
     servicer = EligibilityServicer(pipeline, config)
     server = grpc.aio.server(
-        interceptors=(RejectMalformedMessages(), *security.interceptors),
+        interceptors=security.interceptors,
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.agency_max_message_bytes),
@@ -193,14 +214,15 @@ async def start_hub(config: HubConfig) -> Hub:
     reflection.enable_server_reflection(
         (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    if not config.layers.client_tls:
-        port = server.add_insecure_port(config.listen)
-    else:
-        port = server.add_secure_port(
-            config.listen, hub_server_credentials(client_tls_files(config))
-        )
-    if port == 0:
-        raise HubUnavailableError(f"cannot listen on {config.listen}")
+    try:
+        if not config.layers.client_tls:
+            port = server.add_insecure_port(config.listen)
+        else:
+            port = server.add_secure_port(
+                config.listen, hub_server_credentials(client_tls_files(config))
+            )
+    except RuntimeError as exc:  # grpc reports a failed bind as RuntimeError
+        raise HubUnavailableError(f"cannot listen on {config.listen}") from exc
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

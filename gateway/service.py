@@ -13,11 +13,10 @@ from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
 from adapters.malformed import MALFORMED_DETAIL, is_malformed
 from gateway import codec
-from gateway.auth.tokens import Caller
 from gateway.command import CheckCommand, deadline_after, trace_id_from
 from gateway.config import HubConfig
 from gateway.errors import LimitExceededError
-from gateway.interceptors.authn import CURRENT_CALLER
+from gateway.interceptors import caller_of
 from gateway.pipeline import Pipeline
 from gateway.status import grpc_errors, grpc_stream_errors, status_for
 
@@ -45,7 +44,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         """Decide one subject; concurrent checks share agency batches."""
         command = codec.check_command(
             request,
-            caller=_caller_of(context),
+            caller=caller_of(context),
             deadline=deadline_after(context.time_remaining()),
             trace_id=_trace_id(context),
             rpc="Check",
@@ -64,10 +63,11 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         in_flight: asyncio.Queue[asyncio.Task[list[eligibility_pb2.CheckResult]] | None] = (
             asyncio.Queue(maxsize=self._config.batch_chunks_in_flight)
         )
-        caller = _caller_of(context)
+        caller = caller_of(context)
         deadline = deadline_after(context.time_remaining())
         trace_id = _trace_id(context)
         count = 0
+        caller = caller_of(context)
 
         def decode(request: eligibility_pb2.CheckRequest) -> CheckCommand | _Refused:
             if is_malformed(request):
@@ -166,10 +166,6 @@ class _Refused:
 
 
 MALFORMED = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=MALFORMED_DETAIL)
-
-
-def _caller_of(context: Context) -> Caller | None:
-    return CURRENT_CALLER.get()
 
 
 def _trace_id(context: Context) -> str:

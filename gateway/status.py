@@ -1,7 +1,9 @@
 """The one table from domain exceptions to gRPC status codes with google.rpc details.
 
-Servicer methods are wrapped by :func:`grpc_errors`; anything not in the table becomes
-INTERNAL with no internal text leaked (the exception is logged instead).
+Servicer methods are wrapped by :func:`grpc_errors`, and every interceptor of the hub refuses
+through :func:`abort_with` (the shared ones from :mod:`adapters.interceptors` too: their
+exceptions have rows here); anything not in the table becomes INTERNAL with no internal text
+leaked (the exception is logged instead).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
+from adapters.interceptors.wrap import TimeLimitExceededError
+from adapters.malformed import MalformedMessageError
 from gateway.auth.errors import AuthenticationError, PermissionDeniedError, RateLimitedError
 from gateway.errors import (
     DeadlineRequiredError,
@@ -91,6 +95,8 @@ STATUS_TABLE: tuple[tuple[type[Exception], int, Callable[[Exception], list[Any]]
     (PermissionDeniedError, code_pb2.PERMISSION_DENIED, _auth_info),
     (RateLimitedError, code_pb2.RESOURCE_EXHAUSTED, _retry_info),
     (DeadlineRequiredError, code_pb2.INVALID_ARGUMENT, _error_info("DEADLINE_REQUIRED")),
+    (MalformedMessageError, code_pb2.INVALID_ARGUMENT, _error_info("MALFORMED_MESSAGE")),
+    (TimeLimitExceededError, code_pb2.DEADLINE_EXCEEDED, _error_info("DEADLINE_CAPPED")),
     (InvalidRequestError, code_pb2.INVALID_ARGUMENT, _bad_request),
     (LimitExceededError, code_pb2.INVALID_ARGUMENT, _bad_request),
     (UnknownProgramError, code_pb2.NOT_FOUND, _resource_info),

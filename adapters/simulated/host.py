@@ -14,11 +14,10 @@ from pathlib import Path
 import grpc
 
 from adapters.config import load_adapter_config
+from adapters.pki.material import PkiLayout
 from adapters.sdk import Adapter
 from adapters.server import create_adapter_server
 from adapters.simulated.catalogue import agency_config_paths
-from gateway.pki.ca import PkiLayout
-from gateway.pki.tls import RequirePeerIdentity, adapter_server_credentials
 
 
 @dataclass
@@ -77,16 +76,7 @@ async def start_simulated_agencies(
                 continue
             adapter = load_adapter_config(path, variables={"data_dir": str(data_dir)})
             agency_id = adapter.describe().agency_id
-            if pki is None:
-                server, port = await create_adapter_server(adapter, host, 0)
-            else:
-                server, port = await create_adapter_server(
-                    adapter,
-                    host,
-                    0,
-                    server_credentials=adapter_server_credentials(pki, agency_id),
-                    interceptors=(RequirePeerIdentity(),),
-                )
+            server, port = await create_adapter_server(adapter, host, 0, tls=pki)
             started.agencies[agency_id] = RunningAgency(agency_id, adapter, server, port, host)
     except BaseException:
         await started.stop(None)

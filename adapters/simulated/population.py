@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate
 
+from adapters.national_id import check_digit
 from adapters.simulated._care import assign_aid, assign_cover, assign_health, assign_schooling
 from adapters.simulated._demography import compose
 from adapters.simulated._wealth import assign_wealth
 from adapters.simulated._work import assign_work
 from adapters.simulated.geography import PROVINCES
 from adapters.simulated.model import Household
-from gateway.national_id import check_digit
 
 BLOCK_HOUSEHOLDS = 1_000
 """Households per generation block (part of the generator: changing it changes the output)."""

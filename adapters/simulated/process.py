@@ -19,8 +19,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from adapters.pki.material import PkiLayout
 from adapters.simulated.host import start_simulated_agencies
-from gateway.pki.ca import PkiLayout
 
 READY_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0

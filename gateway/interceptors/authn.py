@@ -1,7 +1,8 @@
 """Authentication: a JWT bearer token in the ``authorization`` metadata, or no call.
 
-The verified caller is put in :data:`CURRENT_CALLER` for the servicer (authorization needs
-the request's program and purpose, which only the servicer sees).
+The verified caller is handed to the inner behaviour with the context
+(:func:`gateway.interceptors.caller_of` reads it): authorization needs the request's program
+and purpose, which only the servicer sees.
 
 A verified token is remembered (by its SHA-256, never the text) until it expires: a client
 reuses its token for many calls, and verifying the signature on each one cost ~90 µs of the
@@ -11,34 +12,27 @@ life of the hub, so a remembered verdict cannot go stale before ``exp``.
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
-import grpc
-
+from adapters.interceptors.wrap import CallInterceptor, Context
 from gateway.auth.errors import AuthenticationError
 from gateway.auth.registry import ClientRegistry
 from gateway.auth.tokens import Caller, verify_token
-from gateway.interceptors._wrap import Context, wrap_handler
+from gateway.interceptors.caller import AuthenticatedContext
 from gateway.interceptors.exempt import is_open
 from gateway.security_log import SecurityEvent, record
 from gateway.status import abort_with
-
-CURRENT_CALLER: contextvars.ContextVar[Caller | None] = contextvars.ContextVar(
-    "sakha_caller", default=None
-)
-"""The authenticated caller of the call being served (None outside a call)."""
 
 _BEARER = "bearer "
 VERIFIED_CACHE_SIZE = 10_000
 """Verified tokens remembered at once; the oldest is forgotten first."""
 
 
-class AuthenticationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]  # generic only in stubs
+class AuthenticationInterceptor(CallInterceptor):
     """Verifies the bearer token of every call except health and reflection."""
 
     def __init__(
@@ -50,6 +44,7 @@ class AuthenticationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[typ
         max_lifetime_s: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        super().__init__(abort_with, exempt=is_open)
         self._registry = registry
         self._audience = audience
         self._leeway_s = leeway_s
@@ -81,28 +76,15 @@ class AuthenticationInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[typ
             self._verified.popitem(last=False)
         return caller
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Any:
-        """Wrap the handler so the token is checked before the method runs."""
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or is_open(method):
-            return handler
-        token = _bearer_token(handler_call_details.invocation_metadata)
-
-        async def authenticate(context: Context) -> None:
-            try:
-                caller = self.authenticate(token or "")
-            except AuthenticationError as exc:
-                record(SecurityEvent("unauthenticated", exc.reason, method, context.peer()))
-                await abort_with(context, exc)
-                raise
-            CURRENT_CALLER.set(caller)
-
-        return wrap_handler(handler, authenticate)
+    async def admit(self, method: str, context: Context, request: object) -> Context:
+        """The context carrying the caller the token proves; refuse without one."""
+        token = _bearer_token(context.invocation_metadata())
+        try:
+            caller = self.authenticate(token or "")
+        except AuthenticationError as exc:
+            record(SecurityEvent("unauthenticated", exc.reason, method, context.peer()))
+            raise
+        return AuthenticatedContext.of(context, caller)
 
 
 def _bearer_token(metadata: Any) -> str | None:

@@ -1,66 +1,8 @@
-"""The development PKI and the transport security built on it.
+"""The development PKI and the hub's side of transport security.
 
 :mod:`gateway.pki.ca` issues a development CA and the hub's and agencies' certificates
-(``sakha pki init``); :mod:`gateway.pki.tls` turns them into gRPC credentials and admits
-only the hub at an adapter.
+(``sakha pki init``); :mod:`gateway.pki.tls` turns them into the hub's gRPC credentials.
+The names, files and checks both ends share live in :mod:`adapters.pki` (the adapter SDK
+imports nothing from the hub), and so does the adapter's side of mutual TLS
+(:func:`adapters.server.create_adapter_server` with ``tls=``).
 """
-
-from __future__ import annotations
-
-from gateway.pki.ca import (
-    AGENCY_DNS_SUFFIX,
-    HUB_SPIFFE_ID,
-    CertificateAuthority,
-    InvalidNameError,
-    LeafProfile,
-    PkiError,
-    PkiLayout,
-    TlsFiles,
-    UnusableMaterialError,
-    Usage,
-    agency_dns_name,
-    agency_spiffe_id,
-    init_pki,
-    issue_certificate,
-)
-from gateway.pki.tls import (
-    PeerCertificate,
-    PeerIdentityError,
-    RequirePeerIdentity,
-    UnauthenticatedPeerError,
-    WrongPeerError,
-    adapter_server_credentials,
-    agency_channel_options,
-    check_peer_identity,
-    client_channel_credentials,
-    hub_channel_credentials,
-    hub_server_credentials,
-)
-
-__all__ = [
-    "AGENCY_DNS_SUFFIX",
-    "HUB_SPIFFE_ID",
-    "CertificateAuthority",
-    "InvalidNameError",
-    "LeafProfile",
-    "PeerCertificate",
-    "PeerIdentityError",
-    "PkiError",
-    "PkiLayout",
-    "RequirePeerIdentity",
-    "TlsFiles",
-    "UnauthenticatedPeerError",
-    "UnusableMaterialError",
-    "Usage",
-    "WrongPeerError",
-    "adapter_server_credentials",
-    "agency_channel_options",
-    "agency_dns_name",
-    "agency_spiffe_id",
-    "check_peer_identity",
-    "client_channel_credentials",
-    "hub_channel_credentials",
-    "hub_server_credentials",
-    "init_pki",
-    "issue_certificate",
-]

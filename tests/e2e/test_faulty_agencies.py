@@ -13,6 +13,7 @@ from sakha.v1 import connector_pb2, connector_pb2_grpc, eligibility_pb2_grpc
 from sakha.v1 import eligibility_pb2 as pb2
 
 from adapters import codec
+from adapters.pki._credentials import adapter_credentials
 from adapters.sdk import (
     Adapter,
     AdapterLimits,
@@ -21,13 +22,12 @@ from adapters.sdk import (
     FetchResult,
     Predicate,
 )
-from adapters.server import create_adapter_server
+from adapters.server import _start, create_adapter_server
 from adapters.simulated.build import PopulationSummary
 from adapters.simulated.host import SimulatedAgencies, start_simulated_agencies
 from gateway.config import AgencyEndpoint
 from gateway.demo_security import DemoSecurity
 from gateway.hub import start_hub
-from gateway.pki.tls import RequirePeerIdentity, adapter_server_credentials
 from tests.e2e.conftest import hub_channel, hub_config
 from tests.e2e.test_check import request, sample
 
@@ -93,10 +93,7 @@ async def agencies(
 
 def as_tax(security: DemoSecurity) -> dict[str, Any]:
     """Server arguments that make a stand-in serve the tax agency's certificate."""
-    return {
-        "server_credentials": adapter_server_credentials(security.pki, "tax"),
-        "interceptors": (RequirePeerIdentity(),),
-    }
+    return {"tls": security.pki}
 
 
 async def _check_with_replaced_tax(
@@ -146,12 +143,14 @@ async def test_a_slow_agency_times_out_and_the_decision_is_undetermined(
 async def test_an_agency_answering_garbage_counts_as_an_error(
     population: PopulationSummary, agencies: SimulatedAgencies, security: DemoSecurity
 ) -> None:
-    server = grpc.aio.server(interceptors=(RequirePeerIdentity(),))
-    connector_pb2_grpc.add_ConnectorServiceServicer_to_server(
-        GarbageConnector(agencies.agencies["tax"].adapter.describe()), server
+    server, port = await _start(  # not an Adapter: served as create_adapter_server would
+        GarbageConnector(agencies.agencies["tax"].adapter.describe()),
+        "tax",
+        "127.0.0.1",
+        0,
+        adapter_credentials(security.pki, "tax"),
+        hub_only=True,
     )
-    port = server.add_secure_port("127.0.0.1:0", adapter_server_credentials(security.pki, "tax"))
-    await server.start()
     result = await _check_with_replaced_tax(population, agencies, security, server, port)
     assert result.decision == pb2.DECISION_UNDETERMINED
     assert "SOURCE_FAILED" in result.reason_codes

@@ -2,7 +2,8 @@
 
 Attack material (certificates a well-behaved party would never hold) is built directly with
 :class:`~gateway.pki.ca.CertificateAuthority` and used with raw ``grpc`` credentials, as an
-attacker would: the library's own loaders refuse it.
+attacker would: the library's own loaders refuse it. Misconfigured adapter servers come from
+the private ``adapters.server._start``, which nothing but tests may use.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from adapters.client import CHANNEL_OPTIONS, ConnectorClient
+from adapters.pki.material import LeafProfile, PkiLayout
 from adapters.sdk import (
     Adapter,
     AgencyDescription,
@@ -30,14 +32,8 @@ from adapters.sdk import (
     Predicate,
     Sensitivity,
 )
-from adapters.server import create_adapter_server
-from gateway.pki.ca import (
-    CertificateAuthority,
-    LeafProfile,
-    PkiLayout,
-    init_pki,
-    load_ca,
-)
+from adapters.server import ConnectorServicer, _start, create_adapter_server
+from gateway.pki.ca import CertificateAuthority, init_pki, load_ca
 
 AGENCIES = ("tax", "bank_melli")
 TIMEOUT = 10.0
@@ -130,7 +126,8 @@ def ca(pki: PkiLayout) -> CertificateAuthority:
 
 
 Serve = Callable[..., Awaitable[int]]
-"""``await serve(adapter, credentials or None, interceptors=...)`` -> the bound port."""
+"""``await serve(adapter, tls=pki)`` -> the bound port of a properly built adapter server;
+``await serve(adapter, credentials=..., hub_only=...)`` builds a misconfigured one."""
 
 
 @pytest.fixture
@@ -140,13 +137,23 @@ async def serve() -> AsyncIterator[Serve]:
 
     async def start(
         adapter: Adapter,
-        credentials: grpc.ServerCredentials | None,
         *,
-        interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+        tls: PkiLayout | None = None,
+        credentials: grpc.ServerCredentials | None = None,
+        hub_only: bool = False,
     ) -> int:
-        server, port = await create_adapter_server(
-            adapter, server_credentials=credentials, interceptors=interceptors
-        )
+        if credentials is None and not hub_only:
+            server, port = await create_adapter_server(adapter, tls=tls)
+        else:  # what create_adapter_server never builds: the attacks need it
+            agency_id = adapter.describe().agency_id
+            server, port = await _start(
+                ConnectorServicer(adapter),
+                agency_id,
+                "127.0.0.1",
+                0,
+                credentials,
+                hub_only=hub_only,
+            )
         servers.append(server)
         return port
 

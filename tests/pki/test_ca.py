@@ -17,19 +17,24 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from gateway.pki import (
+from adapters.pki.material import (
     HUB_SPIFFE_ID,
-    CertificateAuthority,
     InvalidNameError,
     PkiError,
     PkiLayout,
     UnusableMaterialError,
     agency_dns_name,
+    agency_profile,
     agency_spiffe_id,
+)
+from gateway.pki.ca import (
+    RENEW_BEFORE,
+    CertificateAuthority,
     init_pki,
     issue_certificate,
+    load_ca,
+    write_key_and_certificate,
 )
-from gateway.pki.ca import RENEW_BEFORE, agency_profile, load_ca, write_key_and_certificate
 from tests.pki.conftest import AGENCIES, foreign_ca, now
 
 Snapshot = dict[Path, bytes]

@@ -14,21 +14,24 @@ from cryptography.hazmat.primitives import serialization
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from gateway.pki import (
+from adapters.pki.material import (
     HUB_SPIFFE_ID,
-    CertificateAuthority,
     LeafProfile,
     PkiLayout,
-    RequirePeerIdentity,
+    UnusableMaterialError,
     Usage,
-    adapter_server_credentials,
-    agency_channel_options,
+    agency_profile,
     agency_spiffe_id,
+    hub_client_profile,
+)
+from adapters.server import create_adapter_server
+from gateway.pki.ca import CertificateAuthority, load_ca
+from gateway.pki.tls import (
+    agency_channel_options,
     client_channel_credentials,
     hub_channel_credentials,
     hub_server_credentials,
 )
-from gateway.pki.ca import agency_profile, hub_client_profile, load_ca
 from tests.pki.conftest import (
     TIMEOUT,
     Dial,
@@ -45,11 +48,7 @@ from tests.pki.conftest import (
 
 async def _serve_tax(pki: PkiLayout, serve: Serve) -> int:
     """Agency ``tax`` as it should run: its certificate, client certs required, hub only."""
-    return await serve(
-        EchoAdapter("tax"),
-        adapter_server_credentials(pki, "tax"),
-        interceptors=[RequirePeerIdentity()],
-    )
+    return await serve(EchoAdapter("tax"), tls=pki)
 
 
 def _as_client(pki: PkiLayout, pair: PemPair | None) -> grpc.ChannelCredentials:
@@ -66,11 +65,7 @@ def _as_client(pki: PkiLayout, pair: PemPair | None) -> grpc.ChannelCredentials:
 async def test_hub_calls_an_agency_over_mutual_tls(
     pki: PkiLayout, serve: Serve, dial: Dial, agency_id: str
 ) -> None:
-    port = await serve(
-        EchoAdapter(agency_id),
-        adapter_server_credentials(pki, agency_id),
-        interceptors=[RequirePeerIdentity()],
-    )
+    port = await serve(EchoAdapter(agency_id), tls=pki)
     channel = dial(port, hub_channel_credentials(pki), options=agency_channel_options(agency_id))
     assert (await describe(channel)).agency_id == agency_id
 
@@ -79,7 +74,13 @@ async def test_another_agencys_certificate_at_the_address_fails_the_handshake(
     pki: PkiLayout, serve: Serve, dial: Dial
 ) -> None:
     # bank_melli's (valid, same-CA) certificate served where the hub expects tax
-    port = await serve(EchoAdapter("tax"), adapter_server_credentials(pki, "bank_melli"))
+    files = pki.agency_files("bank_melli")
+    melli = grpc.ssl_server_credentials(
+        [(files.key.read_bytes(), files.cert.read_bytes())],
+        root_certificates=files.ca_cert.read_bytes(),
+        require_client_auth=True,
+    )
+    port = await serve(EchoAdapter("tax"), credentials=melli)
     hub = hub_channel_credentials(pki)
     assert await refusal(dial(port, hub, options=agency_channel_options("tax"))) is (
         grpc.StatusCode.UNAVAILABLE
@@ -118,7 +119,7 @@ async def test_hub_refuses_an_adapter_certificate(
     }
     pair = pairs[attack]()
     credentials = grpc.ssl_server_credentials([(pair.key, pair.cert)])
-    port = await serve(EchoAdapter("tax"), credentials)
+    port = await serve(EchoAdapter("tax"), credentials=credentials)
     channel = dial(port, hub_channel_credentials(pki), options=agency_channel_options("tax"))
     assert await refusal(channel) is grpc.StatusCode.UNAVAILABLE
 
@@ -235,14 +236,14 @@ async def test_the_interceptor_fails_closed_when_the_port_does_not_verify_client
     pki: PkiLayout, serve: Serve, dial: Dial, misconfiguration: str
 ) -> None:
     if misconfiguration == "insecure_port":
-        port = await serve(EchoAdapter("tax"), None, interceptors=[RequirePeerIdentity()])
+        port = await serve(EchoAdapter("tax"), hub_only=True)
         channel = dial(port, None)
     else:  # one-way TLS: the hub's client certificate is never even asked for
         files = pki.agency_files("tax")
         credentials = grpc.ssl_server_credentials(
             [(files.key.read_bytes(), files.cert.read_bytes())]
         )
-        port = await serve(EchoAdapter("tax"), credentials, interceptors=[RequirePeerIdentity()])
+        port = await serve(EchoAdapter("tax"), credentials=credentials, hub_only=True)
         channel = dial(port, hub_channel_credentials(pki), options=agency_channel_options("tax"))
     assert await refusal(channel) is grpc.StatusCode.UNAUTHENTICATED
 
@@ -254,7 +255,7 @@ async def test_client_reaches_the_hub_over_tls_and_only_with_the_right_ca(
     pki: PkiLayout, serve: Serve, dial: Dial
 ) -> None:
     # any server will do as "the hub": the adapter server has health checks
-    port = await serve(EchoAdapter("tax"), hub_server_credentials(pki))
+    port = await serve(EchoAdapter("tax"), credentials=hub_server_credentials(pki))
     health = health_pb2_grpc.HealthStub(dial(port, client_channel_credentials(pki.ca_cert)))
     reply = await health.Check(health_pb2.HealthCheckRequest(), timeout=TIMEOUT)
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
@@ -271,3 +272,8 @@ async def test_client_reaches_the_hub_over_tls_and_only_with_the_right_ca(
             health_pb2.HealthCheckRequest(), timeout=TIMEOUT
         )
     assert caught.value.code() is grpc.StatusCode.UNAVAILABLE
+
+
+async def test_an_adapter_refuses_to_start_with_another_agencys_files(pki: PkiLayout) -> None:
+    with pytest.raises(UnusableMaterialError):
+        await create_adapter_server(EchoAdapter("tax"), tls=pki.agency_files("bank_melli"))

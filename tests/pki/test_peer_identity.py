@@ -14,18 +14,21 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from gateway.pki import (
+from adapters.interceptors import Context, RequirePeerIdentity
+from adapters.pki.material import (
     HUB_SPIFFE_ID,
-    CertificateAuthority,
     LeafProfile,
-    RequirePeerIdentity,
-    UnauthenticatedPeerError,
     Usage,
-    WrongPeerError,
     agency_spiffe_id,
+    hub_client_profile,
 )
-from gateway.pki.ca import hub_client_profile
-from gateway.pki.tls import PeerCertificate, check_peer_identity
+from adapters.pki.peer import (
+    PeerCertificate,
+    UnauthenticatedPeerError,
+    WrongPeerError,
+    check_peer_identity,
+)
+from gateway.pki.ca import CertificateAuthority
 from tests.pki.conftest import issue, now
 
 AuthContext = dict[str, list[bytes]]
@@ -135,4 +138,8 @@ def test_a_certificate_without_extensions_is_the_wrong_peer(ca: CertificateAutho
 @pytest.mark.parametrize("expected", ["", "spiffe://", "https://sakha/hub", "hub"])
 def test_an_interceptor_without_a_spiffe_id_is_refused(expected: str) -> None:
     with pytest.raises(ValueError, match="SPIFFE"):
-        RequirePeerIdentity(expected)
+        RequirePeerIdentity(_refuse, expected)
+
+
+async def _refuse(context: Context, exc: Exception) -> None:
+    raise AssertionError("never called")

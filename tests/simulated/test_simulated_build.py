@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from adapters.national_id import is_valid_national_id
 from adapters.simulated import build as build_module
 from adapters.simulated.build import (
     MANIFEST_NAME,
@@ -21,7 +22,6 @@ from adapters.simulated.build import (
 )
 from adapters.simulated.model import AID_AGENCY_NEEDS, NEEDS, REFERENCE_DATE
 from adapters.simulated.records import agency_stores
-from gateway.national_id import is_valid_national_id
 
 Query = Callable[..., list[tuple[Any, ...]]]
 

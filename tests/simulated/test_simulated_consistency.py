@@ -6,10 +6,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
+from adapters.national_id import is_valid_national_id
 from adapters.simulated.build import PopulationSummary
 from adapters.simulated.model import BANKS, REFERENCE_DATE, age_on
 from adapters.simulated.records import agency_stores
-from gateway.national_id import is_valid_national_id
 
 Query = Callable[..., list[tuple[Any, ...]]]
 

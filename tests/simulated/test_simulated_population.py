@@ -7,6 +7,7 @@ from itertools import islice
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapters.national_id import is_valid_national_id
 from adapters.simulated.model import REFERENCE_DATE, Household
 from adapters.simulated.population import (
     BLOCK_HOUSEHOLDS,
@@ -14,7 +15,6 @@ from adapters.simulated.population import (
     generate_households,
     outsider_national_id,
 )
-from gateway.national_id import is_valid_national_id
 
 
 def _households(seed: int, count: int) -> list[Household]:

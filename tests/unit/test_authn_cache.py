@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from gateway.auth.errors import AuthenticationError, AuthenticationReason
-from gateway.auth.registry import ClientKey, ClientRegistry, Organisation, Role
-from gateway.auth.tokens import generate_client_key, issue_token
 from gateway.interceptors import authn
 from gateway.interceptors.authn import AuthenticationInterceptor
+from tests.unit._relief import relief_registry_and_token
 
 NOW = 1_800_000_000.0
 
@@ -27,26 +26,7 @@ class Clock:
 def setup(
     monkeypatch: pytest.MonkeyPatch,
 ) -> tuple[AuthenticationInterceptor, Clock, str, list[str]]:
-    private_key, _ = generate_client_key("ed25519")
-    registry = ClientRegistry(
-        [
-            Organisation(
-                id="relief",
-                name="Relief",
-                roles=frozenset({Role.CHECKER}),
-                keys=(ClientKey.from_public_key("relief-1", private_key.public_key()),),
-            )
-        ]
-    )
-    token = issue_token(
-        organisation_id="relief",
-        operator="op",
-        private_key=private_key,
-        kid="relief-1",
-        audience="sakha-hub",
-        ttl_s=600,
-        now=NOW,
-    )
+    registry, token = relief_registry_and_token(now=NOW)
     calls: list[str] = []
     real = authn.verify_token  # type: ignore[attr-defined]
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.national_id import NationalIdDefect, check_digit, national_id_defect
+from adapters.national_id import NationalIdDefect, check_digit, national_id_defect
 
 # Valid codes: check digits computed by hand from the published algorithm, including the
 # remainder < 2 branch (first two) and leading zeros, which must never be stripped.

@@ -1,0 +1,31 @@
+"""The adapter SDK that agency IT installs imports nothing from the hub."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import adapters
+
+ADAPTERS = Path(adapters.__file__).parent
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_no_module_under_adapters_imports_gateway() -> None:
+    offenders = {
+        str(path.relative_to(ADAPTERS.parent)): sorted(
+            name for name in _imported_modules(path) if name.split(".")[0] == "gateway"
+        )
+        for path in sorted(ADAPTERS.rglob("*.py"))
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
+    assert len(offenders) > 20, "the scan must have read the package"
