@@ -682,9 +682,9 @@ def _die_with_parent(parent_pid: int) -> None:
 
 
 async def _serve(args: argparse.Namespace) -> None:
+    from adapters.pki.material import PkiLayout  # noqa: PLC0415
     from adapters.simulated.host import start_simulated_agencies  # noqa: PLC0415
     from gateway.hub import start_hub  # noqa: PLC0415
-    from gateway.pki.ca import PkiLayout  # noqa: PLC0415
 
     stamps = {"main": time.monotonic()}
     work = _count_work() if args.role == "hub" else None
@@ -721,8 +721,8 @@ def _hub_config(
     targets: Sequence[Sequence[str]], overrides: Mapping[str, Any], security: dict[str, Any] | None
 ) -> HubConfig:
     """The hub's config: insecure, or with the demo's files and the variant's layers."""
+    from adapters.pki.material import PkiLayout  # noqa: PLC0415
     from gateway.config import AgencyEndpoint, HubConfig  # noqa: PLC0415
-    from gateway.pki.ca import PkiLayout  # noqa: PLC0415
 
     endpoints = tuple(AgencyEndpoint(a, t) for a, t in targets)
     if security is None:

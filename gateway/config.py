@@ -17,9 +17,9 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, Field, model_validator
 from pydantic.dataclasses import dataclass
 
+from adapters.pki.material import TlsFiles
 from adapters.typed_config import STRICT, load_yaml, read_text, relative_to_file, validate
 from gateway import environment
-from gateway.pki.ca import TlsFiles
 
 
 class ConfigError(Exception):

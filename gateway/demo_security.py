@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adapters.pki.material import PkiLayout
 from gateway.auth.registry import (
     ClientKey,
     Organisation,
@@ -22,7 +23,7 @@ from gateway.auth.registry import (
 from gateway.auth.tokens import generate_client_key, load_private_key, private_key_pem
 from gateway.client_profile import ClientProfile
 from gateway.config import HubConfig
-from gateway.pki.ca import PkiLayout, init_pki
+from gateway.pki.ca import init_pki
 from gateway.programs.loader import ProgramRegistry
 
 DEMO_ORGANISATION = "demo_relief"

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
+from adapters.national_id import NationalIdDefect, national_id_defect
 from gateway.command import CheckCommand
 from gateway.errors import FieldViolation, InvalidRequestError
-from gateway.national_id import NationalIdDefect, national_id_defect
 from gateway.programs.loader import ProgramRegistry
 from gateway.programs.model import Program
 

@@ -45,15 +45,13 @@ from adapters.pki.material import (
     verify_leaf,
 )
 
-__all__ = [  # PkiLayout and TlsFiles are re-exported for the hub's callers
+__all__ = [
     "CLOCK_SKEW",
     "DEFAULT_CA_DAYS",
     "DEFAULT_HUB_HOSTS",
     "DEFAULT_LEAF_DAYS",
     "RENEW_BEFORE",
     "CertificateAuthority",
-    "PkiLayout",
-    "TlsFiles",
     "hub_server_profile",
     "init_pki",
     "issue_certificate",

@@ -17,11 +17,11 @@ import pytest
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
 from adapters.client import ConnectorClient
+from adapters.pki.material import PkiLayout
 from adapters.simulated.build import PopulationSummary, build_population
 from adapters.simulated.host import start_simulated_agencies
 from gateway.auth.registry import ClientKey, ClientRegistry, Organisation, Role
 from gateway.auth.tokens import generate_client_key, private_key_pem, verify_token
-from gateway.pki.ca import PkiLayout
 from gateway.pki.tls import agency_channel_options, hub_channel_credentials
 
 SAKHA = [sys.executable, "-m", "gateway.cli"]

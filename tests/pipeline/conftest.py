@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from adapters.memory import MemoryAdapter, Record
+from adapters.national_id import check_digit
 from adapters.sdk import AgencyDescription, FetchQuery, FetchResult, Predicate
 from gateway.auth.policy import AccessPolicy
 from gateway.auth.ratelimit import RateLimiter
@@ -24,7 +25,6 @@ from gateway.checking import Checker
 from gateway.command import CheckCommand, deadline_after
 from gateway.engine.catalogue import Catalogue
 from gateway.fanout import AgencyDirectory
-from gateway.national_id import check_digit
 from gateway.pipeline import CoalesceSettings, Pipeline
 from gateway.programs.loader import ProgramRegistry, load_programs
 from gateway.programs.testing import describe_agencies, write_program
