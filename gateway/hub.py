@@ -25,7 +25,7 @@ from gateway.config import (
     agency_tls_files,
     client_tls_files,
 )
-from gateway.engine.catalogue import Catalogue
+from gateway.engine.catalogue import IDENTITY_AGENCY, Catalogue
 from gateway.errors import HubUnavailableError
 from gateway.fanout import AgencyDirectory, RemoteAgency
 from gateway.interceptors import hub_interceptors
@@ -177,12 +177,22 @@ async def start_hub(config: HubConfig) -> Hub:
     """Load programs, connect the agencies, check programs against them and serve."""
     for warning in config.layers.warnings():
         _log.warning("%s Never expose this hub.", warning)
+    if IDENTITY_AGENCY not in {a.agency_id for a in config.agencies}:
+        raise ConfigError(
+            f"agencies: no {IDENTITY_AGENCY!r} is configured; every check asks the civil "
+            "registry first (who is alive, who lives together), so add its address"
+        )
     registry = load_programs(config.programs_dir or BUILTIN_PROGRAMS_DIR)
     security = _security(config, registry)
     directory, channels = await connect_agencies(config)
-    catalogue = Catalogue.from_descriptions(directory.descriptions())
-    for program in registry.all():
-        catalogue.validate(program)
+    try:
+        catalogue = Catalogue.from_descriptions(directory.descriptions())
+        for program in registry.all():
+            catalogue.validate(program)
+    except BaseException:
+        for channel in channels:
+            await channel.close(None)
+        raise
     pipeline = Pipeline(
         registry,
         Checker(

@@ -76,14 +76,14 @@ async def test_serve_without_a_civil_registry_names_it(
     finally:
         await started.stop(None)
     assert code == 1
-    assert "civil_registry" in _error_line(err)
+    assert _error_line(err).startswith("Error: agencies: no 'civil_registry' is configured")
 
 
 async def test_serve_names_an_agency_that_is_not_listening(tmp_path: Path) -> None:
-    config = _hub_yaml(tmp_path / "hub.yaml", [("tax", "127.0.0.1:1")], "insecure: true")
+    config = _hub_yaml(tmp_path / "hub.yaml", [("civil_registry", "127.0.0.1:1")], "insecure: true")
     code, err = await _sakha("serve", "--config", str(config))
     assert code == 1
-    assert "agency tax at 127.0.0.1:1" in _error_line(err)
+    assert "agency civil_registry at 127.0.0.1:1" in _error_line(err)
 
 
 async def test_serve_names_the_wrong_agency_at_an_address(
@@ -101,12 +101,12 @@ async def test_serve_names_the_wrong_agency_at_an_address(
 
 async def test_serve_names_an_unusable_tls_file(tmp_path: Path) -> None:
     programs = load_programs(BUILTIN_PROGRAMS_DIR)
-    security = prepare_demo_security(tmp_path, ["tax"], programs)
+    security = prepare_demo_security(tmp_path, ["civil_registry"], programs)
     pki = security.pki
     pki.hub_client_key.chmod(0o644)  # a key others can read is refused
     config = _hub_yaml(
         tmp_path / "hub.yaml",
-        [("tax", "127.0.0.1:1")],
+        [("civil_registry", "127.0.0.1:1")],
         f"tls_cert_file: {pki.hub_cert}",
         f"tls_key_file: {pki.hub_key}",
         f"clients_file: {security.clients_file}",
