@@ -21,6 +21,7 @@ from gateway import environment
 from gateway.auth.registry import RegistryFile
 from gateway.client_profile import ClientProfile
 from gateway.config import ENVIRONMENT, HubConfig
+from gateway.programs.file_model import ProgramFile
 
 DOCS_PATH = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 """Where the reference lives in the repository."""
@@ -31,6 +32,7 @@ FILE_KINDS: tuple[tuple[str, str, type[Any]], ...] = (
     ("Adapter (SQL)", "`sakha adapter serve --config agency.yaml`, with `url:`", SqlAdapterFile),
     ("Adapter (CSV)", "`sakha adapter serve --config agency.yaml`, with `csv:`", CsvAdapterFile),
     ("Client profile", "the CLI's `--profile` (default `$SAKHA_PROFILE`)", ClientProfile),
+    ("Program", "the hub's `programs_dir`: every `<id>.yaml` in it", ProgramFile),
 )
 """Each file kind: its title, who reads it and its model."""
 
@@ -42,7 +44,8 @@ hand. Every file is YAML, read strictly: a wrong type (`"false"` for a boolean, 
 a number), an unknown key, a repeated key, a value out of bounds or a missing required key
 stops the start with an error naming the file, the key path (`organisations[0].keys[0].kid`)
 and what was expected. Relative paths in the hub's file and in a client profile are read
-from the file's folder. Program files are described in [programs.md](programs.md).
+from the file's folder. What a program's keys mean (facts, rules, CEL, decisions) and the
+checks beyond types are explained in [programs.md](programs.md).
 """
 
 
@@ -88,18 +91,22 @@ def _rows(schema: Mapping[str, Any], defs: Mapping[str, Any], prefix: str) -> It
         path = f"{prefix}{key}"
         target = _target(spec, defs)
         default = "required" if key in required else _shown(spec.get("default"))
-        description = " ".join(str(spec.get("description", "")).split())
-        yield (
-            f"| `{path}` | {_type(spec, defs)} | {default} | {_bounds(target)} | {description} |"
-        )
+        description = _cell(" ".join(str(spec.get("description", "")).split()))
+        bounds = _cell(_bounds(target))
+        yield f"| `{path}` | {_type(spec, defs)} | {default} | {bounds} | {description} |"
         if "properties" in target:
             yield from _rows(target, defs, f"{path}.")
         elif target.get("type") == "array" and "properties" in _target(target["items"], defs):
             yield from _rows(_target(target["items"], defs), defs, f"{path}[].")
-        elif isinstance(target.get("additionalProperties"), dict):
-            value = _target(target["additionalProperties"], defs)
+        elif (values := _values(target)) is not None:
+            value = _target(values, defs)
             if "properties" in value:
                 yield from _rows(value, defs, f"{path}.<name>.")
+
+
+def _cell(text: str) -> str:
+    """``text`` with its pipes escaped, so it stays one table cell (in code spans too)."""
+    return text.replace("|", "\\|")
 
 
 def _target(spec: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -115,20 +122,36 @@ def _target(spec: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, An
 def _type(spec: Mapping[str, Any], defs: Mapping[str, Any]) -> str:
     optional = any(o.get("type") == "null" for o in spec.get("anyOf", ()))
     target = _target(spec, defs)
+    options = [o for o in target.get("anyOf", ()) if o.get("type") != "null"]
     if "enum" in target:
         text = " \\| ".join(f"`{v}`" for v in target["enum"])
+    elif len(options) > 1:
+        text = " or ".join(_type(option, defs) for option in options)
     elif target.get("type") == "array":
         text = f"list of {_type(target['items'], defs)}"
     elif target.get("type") == "object" and "properties" not in target:
-        value = target.get("additionalProperties")
-        text = f"mapping to {_type(value, defs)}" if isinstance(value, dict) else "mapping"
+        value = _values(target)
+        text = "mapping" if value is None else f"mapping to {_type(value, defs)}"
     elif "properties" in target:
         text = "mapping"
     else:
         text = {"integer": "integer", "number": "number", "boolean": "boolean"}.get(
-            target.get("type", ""), "path" if target.get("format") == "path" else "text"
+            target.get("type", ""), _FORMATS.get(target.get("format", ""), "text")
         )
     return f"{text} or null" if optional else text
+
+
+_FORMATS = {"path": "path", "date": "date `YYYY-MM-DD`"}
+
+
+def _values(spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The schema of a mapping's values: ``additionalProperties``, or the one entry of
+    ``patternProperties`` when the keys have a pattern; None for a mapping of named keys."""
+    value = spec.get("additionalProperties")
+    if isinstance(value, dict):
+        return value
+    patterns: Mapping[str, Any] = spec.get("patternProperties", {})
+    return next(iter(patterns.values())) if len(patterns) == 1 else None
 
 
 def _bounds(spec: Mapping[str, Any]) -> str:
@@ -142,7 +165,12 @@ def _bounds(spec: Mapping[str, Any]) -> str:
         "minProperties": "at least {} entry(ies)",
         "pattern": "matches `{}`",
     }
-    return ", ".join(text.format(spec[key]) for key, text in words.items() if key in spec) or "—"
+    bounds = [text.format(spec[key]) for key, text in words.items() if key in spec]
+    bounds.extend(f"keys match `{pattern}`" for pattern in spec.get("patternProperties", ()))
+    items = spec.get("items")
+    if isinstance(items, dict) and (each := _bounds(items)) != "—":
+        bounds.append(f"each: {each}")
+    return ", ".join(bounds) or "—"
 
 
 def _shown(value: object) -> str:

@@ -431,16 +431,17 @@ DEFECTS = [
     [pytest.param(m, e, k, id=name) for name, m, e, k in DEFECTS],
 )
 def test_every_defect_is_reported_with_the_file_and_key(
-    load_document: LoadDocument,
+    tmp_path: Path,
     valid: dict[str, Any],
     mutate: Mutation,
     error: type[ProgramError],
     key: str,
 ) -> None:
     mutate(valid)
+    path = write_program(tmp_path, valid)
     with pytest.raises(error) as raised:
-        load_document(valid)
-    assert str(raised.value).startswith(f"{valid['id']}.yaml: ")
+        load_program(path, in_force_on=dt.date(2026, 6, 1))
+    assert str(raised.value).startswith(f"{path}: ")
     assert key in str(raised.value)
 
 

@@ -21,6 +21,8 @@ from gateway.auth.errors import RegistryError
 from gateway.auth.registry import load_client_registry
 from gateway.client_profile import ProfileError, load_profile
 from gateway.config import ALL_OFF, ENVIRONMENT, ConfigError, load_hub_config
+from gateway.programs.errors import ProgramError
+from gateway.programs.loader import load_program
 
 _PEM = (
     ed25519.Ed25519PrivateKey.generate()
@@ -63,6 +65,29 @@ organisation: relief
 kid: relief-1
 key_file: key.pem
 """
+PROGRAM = """\
+id: program
+version: "2026.1"
+title: {en: Program, fa: برنامه}
+description: {en: A program, fa: یک برنامه}
+need_category: financial
+unit: household
+legal_basis: {kind: consent}
+purposes: [testing]
+parameters:
+  max_income: {unit: IRR, values: [{from: 2025-03-21, value: 100}]}
+facts:
+  income: {aggregate: sum, attributes: [tax.annual_income], absent: 0}
+  car:
+    aggregate: any
+    predicate: {attribute: vehicle_registry.vehicle_value, op: gt, value: 10}
+    absent: false
+rules:
+  - id: income
+    expr: "income <= params.max_income && !car"
+    pass: {code: INCOME_OK, en: Low income, fa: درآمد کم}
+    fail: {code: INCOME_HIGH, en: High income, fa: درآمد زیاد}
+"""
 
 Loader = Callable[[Path], object]
 KINDS: dict[str, tuple[str, Loader, type[Exception]]] = {
@@ -70,6 +95,7 @@ KINDS: dict[str, tuple[str, Loader, type[Exception]]] = {
     "registry": (REGISTRY, load_client_registry, RegistryError),
     "adapter": (ADAPTER, load_adapter_config, AdapterConfigError),
     "profile": (PROFILE, load_profile, ProfileError),
+    "program": (PROGRAM, load_program, ProgramError),
 }
 
 # (kind, defect) -> (text to replace, replacement, key path named in the error)
@@ -134,6 +160,27 @@ CASES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("profile", "out-of-range"): ("kid: relief-1", 'kid: ""', "kid"),
     ("profile", "duplicate-key"): ("kid: relief-1", "kid: relief-1\nkid: other", "kid"),
     ("profile", "missing-required"): ("kid: relief-1\n", "", "kid"),
+    ("program", "wrong-type"): ("purposes: [testing]", "purposes: testing", "purposes"),
+    # Program files have no plain boolean key: a quoted one is text, which a boolean fact's
+    # ``absent`` refuses.
+    ("program", "quoted-boolean"): ("absent: false", 'absent: "false"', "facts.car"),
+    ("program", "quoted-number"): (
+        "value: 100",
+        'value: "100"',
+        "parameters.max_income.values[0].value",
+    ),
+    ("program", "unknown-key"): ("unit: household", "unit: household\nunti: person", "unti"),
+    ("program", "out-of-range"): (
+        "value: 100",
+        f"value: {2**63}",
+        "parameters.max_income.values[0].value",
+    ),
+    ("program", "duplicate-key"): ("unit: household", "unit: household\nunit: person", "unit"),
+    ("program", "missing-required"): (
+        "    fail: {code: INCOME_HIGH, en: High income, fa: درآمد زیاد}\n",
+        "",
+        "rules[0].fail",
+    ),
 }
 
 
