@@ -118,12 +118,15 @@ class AgencyAnswer:
     fetch_ids: tuple[str, ...] = ()
     chunk: int = 1
 
-    def fetch_ids_for(self, rows: Iterable[int]) -> tuple[str, ...]:
+    def fetch_ids_for(self, rows: Sequence[int]) -> tuple[str, ...]:
         """The ids of the Fetch calls that carried ``rows`` (in call order)."""
-        if len(self.fetch_ids) <= 1:
-            return self.fetch_ids
-        calls = sorted({row // self.chunk for row in rows})
-        return tuple(self.fetch_ids[k] for k in calls)
+        ids = self.fetch_ids
+        if len(ids) <= 1 or not rows:
+            return ids if rows else ()
+        first, last = min(rows) // self.chunk, max(rows) // self.chunk
+        if first == last:  # a household's rows are adjacent: nearly always one call
+            return ids[first : first + 1]
+        return tuple(ids[k] for k in sorted({row // self.chunk for row in rows}))
 
 
 def new_fetch_id() -> str:
