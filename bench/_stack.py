@@ -19,8 +19,8 @@ Security. By default every process talks plaintext and the hub runs ``insecure``
 no tokens): the figures are the core's. :func:`prepare_security` creates the demo's security
 material once under the population's folder (``{data_dir}/security``: a development PKI,
 the demo organisation's key and the client registry) and reuses it; with it agencies serve
-mutual TLS (:func:`running_agencies` ``pki=``) and a hub is started as a :class:`Security`
-variant says. A variant is a :class:`~gateway.config.SecurityLayers`: the hub's own
+mutual TLS (:func:`running_agencies` ``pki=``) and a hub is started with the security
+layers a variant names. A variant is a :class:`~gateway.config.SecurityLayers`: the hub's own
 per-layer switches (``security:`` in its config file), so a benchmark hub runs a
 configuration an operator could run, and says at start-up which layers are off.
 
@@ -742,22 +742,21 @@ def _hub_config(
 def _count_work() -> dict[str, int]:
     """Count, in this hub process, coalesced groups, the checks in them and Fetch calls.
 
-    Wraps ``EligibilityServicer._decide_group`` and ``ConnectorClient.fetch`` (before the hub
-    is built, so the servicer's coalescer binds the wrapper); a name that is gone is simply
-    not counted. The counters are read with :meth:`Child.ask` ``("work")``.
+    Instruments (it switches nothing off) ``Pipeline.decide``, which every group of Check or
+    CheckBatch passes through, and ``ConnectorClient.fetch``; the counters are read with
+    :meth:`Child.ask` ``("work")``.
     """
-    from gateway.service import EligibilityServicer  # noqa: PLC0415
+    from gateway.pipeline import Pipeline  # noqa: PLC0415
 
     counts = {"groups": 0, "checks": 0, "fetches": 0}
-    decide = getattr(EligibilityServicer, "_decide_group", None)
-    if decide is not None:
+    decide = Pipeline.decide
 
-        async def counted_group(self: Any, key: Any, checks: Sequence[Any]) -> Any:
-            counts["groups"] += 1
-            counts["checks"] += len(checks)
-            return await decide(self, key, checks)
+    async def counted_group(self: Any, group: Sequence[Any]) -> Any:
+        counts["groups"] += 1
+        counts["checks"] += len(group)
+        return await decide(self, group)
 
-        setattr(EligibilityServicer, "_decide_group", counted_group)  # noqa: B010
+    setattr(Pipeline, "decide", counted_group)  # noqa: B010
     fetch = ConnectorClient.fetch
 
     async def counted_fetch(self: Any, *args: Any, **kwargs: Any) -> Any:
