@@ -78,6 +78,9 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 @click.group(
     cls=_SakhaCommands,
     epilog="Exit codes: 0 success; 1 failure, said in one 'Error:' line (check-batch: some "
@@ -86,7 +89,11 @@ def _one_line(exc: BaseException) -> str:
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def main(verbose: int) -> None:
     """Sakha: eligibility checks answered by asking the agencies that hold the facts."""
-    level = os.environ.get(environment.SAKHA_LOG_LEVEL, "WARNING")
+    level = os.environ.get(environment.SAKHA_LOG_LEVEL, "WARNING").strip().upper()
+    if level not in _LOG_LEVELS:
+        raise click.ClickException(
+            f"{environment.SAKHA_LOG_LEVEL}={level!r}: use one of {', '.join(_LOG_LEVELS)}"
+        )
     if verbose:
         level = "DEBUG" if verbose > 1 else "INFO"
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

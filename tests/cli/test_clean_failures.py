@@ -7,6 +7,7 @@ row could not be decided), 2 usage.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,9 +27,16 @@ SAKHA = [sys.executable, "-m", "gateway.cli"]
 LIVELIHOOD = ("--program", "livelihood_basket", "--purpose", "livelihood_support")
 
 
-async def _sakha(*args: str, cwd: Path | None = None) -> tuple[int, str]:
+async def _sakha(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
-        *SAKHA, *args, cwd=cwd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        *SAKHA,
+        *args,
+        cwd=cwd,
+        env=None if env is None else {**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     _, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode is not None
@@ -166,3 +174,11 @@ async def test_check_batch_exits_2_on_a_usage_error(tmp_path: Path) -> None:
     code, err = await _sakha("check-batch", "--insecure", "--in", str(tmp_path / "none.csv"))
     assert code == 2
     assert "Traceback" not in err
+
+
+async def test_a_bad_log_level_is_named() -> None:
+    code, err = await _sakha("programs", "list", env={"SAKHA_LOG_LEVEL": "LOUD"})
+    assert code == 1
+    assert _error_line(err) == (
+        "Error: SAKHA_LOG_LEVEL='LOUD': use one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+    )
