@@ -3,16 +3,40 @@
 PyYAML keeps the last of two equal keys, so a second ``roles:`` or ``url:`` in a file would
 quietly replace the first. Every Sakha configuration (programs, client registry, hub,
 adapters, client profiles) is read through :func:`load_strict`.
+
+Booleans are YAML 1.2's: only ``true`` and ``false`` (any case). PyYAML follows YAML 1.1,
+where ``yes``, ``no``, ``on`` and ``off`` are booleans too; a YAML 1.2 tool reads them as
+text, so the same ``insecure: off`` could mean two things. Here they are text, and a
+switch given as text is refused by the typed configuration, naming the key.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Hashable
 from typing import Any
 
 import yaml
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_YAML_1_2_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+
+
+def _resolvers(*, keep_dates: bool) -> dict[str, list[tuple[str, re.Pattern[str]]]]:
+    """PyYAML's implicit resolvers with YAML 1.2 booleans (and, if asked, no timestamps)."""
+    table: dict[str, list[tuple[str, re.Pattern[str]]]] = {}
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items():
+        kept = [
+            (tag, rx)
+            for tag, rx in resolvers
+            if tag != _BOOL_TAG and (keep_dates or tag != _TIMESTAMP_TAG)
+        ]
+        if first in "tTfF":
+            kept.insert(0, (_BOOL_TAG, _YAML_1_2_BOOL))
+        if kept:
+            table[first] = kept
+    return table
 
 
 class DuplicateKeyError(yaml.YAMLError):
@@ -25,7 +49,9 @@ class DuplicateKeyError(yaml.YAMLError):
 
 
 class StrictLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses duplicate mapping keys."""
+    """A SafeLoader that refuses duplicate mapping keys and knows only YAML 1.2 booleans."""
+
+    yaml_implicit_resolvers = _resolvers(keep_dates=True)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         """Build the mapping after checking no key repeats."""
@@ -42,10 +68,7 @@ class StrictLoader(yaml.SafeLoader):
 class StrictTextDatesLoader(StrictLoader):
     """The same, leaving dates as text for callers that parse them with their own errors."""
 
-    yaml_implicit_resolvers = {  # noqa: RUF012 - class-level table PyYAML reads, never mutated
-        first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP_TAG]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
+    yaml_implicit_resolvers = _resolvers(keep_dates=False)
 
 
 def load_strict(text: str, *, dates_as_text: bool = False) -> Any:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from adapters.sdk import Predicate, Value
+from gateway.coalescer import Waiting
 from gateway.command import AdmittedCheck, CheckCommand
-from gateway.engine.catalogue import Catalogue
+from gateway.engine.catalogue import IDENTITY_AGENCY, Catalogue
 from gateway.engine.evaluate import UnitFacts, evaluate
 from gateway.engine.outcome import Evaluation, SourceOutcome, SourceStatus
 from gateway.engine.planner import AgencyRequest, Plan, plan
@@ -31,7 +32,7 @@ from gateway.programs.model import Program, ProgramUnit
 
 HOUSEHOLD_MEMBERS = "household_members"
 ALIVE = "alive"
-_DEADLINE_PASSED = "the caller's deadline passed before this agency was asked"
+_DEADLINE_PASSED = "no caller was waiting any more when this agency was to be asked"
 
 
 @dataclass(frozen=True)
@@ -97,16 +98,42 @@ class Checker:
             cached = self._plans[key] = plan(program, self._catalogue, as_of)
         return cached
 
-    async def decide(self, group: Sequence[AdmittedCheck]) -> list[CheckOutcome]:
-        """Decide every check of ``group`` (one program and purpose), one outcome each."""
+    async def decide(
+        self, group: Sequence[AdmittedCheck], *, waiting: Waiting | None = None
+    ) -> list[CheckOutcome]:
+        """Decide every check of ``group`` (one program and purpose), one outcome each.
+
+        ``waiting(i)`` says whether the caller of ``group[i]`` still waits (None: all do
+        until their deadlines). Before each lookup phase, subjects none of whose callers
+        still waits are dropped, and the phase is bounded by the latest deadline of those
+        who do; a dropped subject's outcome is UNDETERMINED and nobody receives it.
+        """
         program = group[0].program
         purpose = group[0].command.purpose
         as_of = self._today()
         the_plan = self.plan_for(program, as_of)
-        deadlines = [a.command.deadline for a in group]
-        deadline = None if None in deadlines else max(d for d in deadlines if d is not None)
+
+        def wanted() -> dict[str, float | None]:
+            now = time.monotonic()
+            live: dict[str, float | None] = {}
+            for index, admitted in enumerate(group):
+                deadline = admitted.command.deadline
+                if (waiting is not None and not waiting(index)) or (
+                    deadline is not None and deadline <= now
+                ):
+                    continue
+                subject = admitted.command.subject
+                if subject not in live:
+                    live[subject] = deadline
+                else:
+                    known = live[subject]
+                    live[subject] = (
+                        None if known is None or deadline is None else max(known, deadline)
+                    )
+            return live
+
         units = await self.assemble(
-            the_plan, [a.command.subject for a in group], purpose=purpose, deadline=deadline
+            the_plan, [a.command.subject for a in group], purpose=purpose, wanted=wanted
         )
         evaluations: dict[str, Evaluation] = {}
         outcomes = []
@@ -127,7 +154,7 @@ class Checker:
         subjects: Sequence[str],
         *,
         purpose: str,
-        deadline: float | None = None,
+        wanted: Callable[[], Mapping[str, float | None]] | None = None,
     ) -> dict[str, AssembledUnit]:
         """Ask the agencies what ``the_plan`` needs about ``subjects`` (valid national IDs).
 
@@ -135,25 +162,47 @@ class Checker:
             the_plan: the program's plan on the decision date.
             subjects: the subjects (repeats are asked about once).
             purpose: the purpose the agencies are told.
-            deadline: ``time.monotonic()`` after which no Fetch may run (None: no bound
-                besides the per-agency timeout).
+            wanted: called before each lookup phase: the subjects still wanted, each with
+                the ``time.monotonic()`` after which nobody waits for it (None: no bound
+                besides the per-agency timeout). Without it every subject is wanted, with
+                no deadline.
         """
         unique = list(dict.fromkeys(subjects))
 
-        async def ask(request: AgencyRequest, who: Sequence[str]) -> AgencyAnswer:
-            return await self._ask(request, who, the_plan.as_of, purpose, deadline)
+        def still_wanted(candidates: Sequence[str]) -> tuple[list[str], float | None]:
+            if wanted is None:
+                return list(candidates), None
+            live = wanted()
+            kept = [s for s in candidates if s in live]
+            bounds = [live[s] for s in kept]
+            if not kept or None in bounds:
+                return kept, None
+            return kept, max(b for b in bounds if b is not None)
 
         # Other agencies hear only about subjects the civil registry knows to be alive and,
         # for household programs, whose household it can list.
-        identity = await ask(the_plan.identity, unique)
+        asked, deadline = still_wanted(unique)
+        identity = await self._ask(the_plan.identity, asked, the_plan.as_of, purpose, deadline)
         household = the_plan.program.unit is ProgramUnit.HOUSEHOLD
-        members = _units(identity, unique, household=household)
-        everyone = list(dict.fromkeys(m for unit in members.values() for m in unit))
+        members = _units(identity, asked, household=household)
+        heads, deadline = still_wanted(list(members))
+        everyone = list(dict.fromkeys(m for head in heads for m in members[head]))
         answers: Sequence[AgencyAnswer] = ()
         if everyone:
-            answers = await asyncio.gather(*(ask(r, everyone) for r in the_plan.requests))
-        assembler = _Assembler(the_plan, identity, unique, answers, everyone)
-        return {subject: assembler.unit(subject, members.get(subject)) for subject in unique}
+            answers = await asyncio.gather(
+                *(
+                    self._ask(r, everyone, the_plan.as_of, purpose, deadline)
+                    for r in the_plan.requests
+                )
+            )
+        assembler = _Assembler(the_plan, identity, asked, answers, everyone)
+        in_phase_two = set(heads)
+        return {
+            subject: assembler.unit(
+                subject, members.get(subject) if subject in in_phase_two else None
+            )
+            for subject in unique
+        }
 
     async def _ask(
         self,
@@ -186,6 +235,21 @@ class Checker:
             timeout_s=timeout,
             chunk=min(self._fetch_chunk_subjects, limit),
         )
+
+
+def _unasked(subject: str) -> AssembledUnit:
+    """The unit of a subject the civil registry was never asked about: UNDETERMINED."""
+    sources = (SourceOutcome(IDENTITY_AGENCY, SourceStatus.TIMEOUT, 0, _DEADLINE_PASSED),)
+    facts = UnitFacts(
+        subject=subject,
+        members=(subject,),
+        subject_found=False,
+        subject_alive=None,
+        values={},
+        predicates={},
+        sources={IDENTITY_AGENCY: sources[0]},
+    )
+    return AssembledUnit(facts, sources)
 
 
 def _units(
@@ -237,9 +301,11 @@ class _Assembler:
 
     def unit(self, subject: str, members: tuple[str, ...] | None) -> AssembledUnit:
         """The unit's facts and sources; ``members`` is None when it was not asked about."""
+        identity_row = self._identity_row.get(subject)
+        if identity_row is None:  # nobody waited for it any more when phase 1 began
+            return _unasked(subject)
         identity = self._identity.result
         found = alive = None
-        identity_row = self._identity_row[subject]
         if identity is not None:
             found = identity.found[identity_row]
             alive_value = identity.values[ALIVE][identity_row] if ALIVE in identity.values else None

@@ -21,6 +21,9 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+Waiting = Callable[[int], bool]
+"""Whether the caller of a group's item ``i`` still waits for its result."""
+
 _K = TypeVar("_K", bound=Hashable)
 _I = TypeVar("_I")
 _R = TypeVar("_R")
@@ -37,8 +40,10 @@ class _Pending(Generic[_I, _R]):
 class Coalescer(Generic[_K, _I, _R]):
     """Groups items submitted under the same key into shared ``run`` calls.
 
-    ``run(key, items)`` must return one result per item, in order. If it raises, every
-    caller of that group gets the exception; other groups are unaffected.
+    ``run(key, items, waiting)`` must return one result per item, in order; ``waiting(i)``
+    says whether the caller of item ``i`` still waits (a run may skip work for those who
+    left). If it raises, every caller of that group gets the exception; other groups are
+    unaffected.
 
     Args:
         run: decides one group.
@@ -49,7 +54,7 @@ class Coalescer(Generic[_K, _I, _R]):
 
     def __init__(
         self,
-        run: Callable[[_K, Sequence[_I]], Awaitable[Sequence[_R]]],
+        run: Callable[[_K, Sequence[_I], Waiting], Awaitable[Sequence[_R]]],
         *,
         window_s: float,
         max_items: int,
@@ -109,7 +114,8 @@ class Coalescer(Generic[_K, _I, _R]):
 
     async def _deliver(self, key: _K, pending: _Pending[_I, _R]) -> None:
         try:
-            results = await self._run(key, pending.items)
+            futures = pending.futures
+            results = await self._run(key, pending.items, lambda i: not futures[i].done())
         except Exception as exc:  # handed to every waiting caller, not swallowed
             for future in pending.futures:
                 if not future.done():

@@ -162,9 +162,9 @@ async def fetch_from_agency(
     try:
         parts = await _all_or_nothing(agency, queries, timeout_s)
     except (grpc.aio.AioRpcError, AdapterError, TimeoutError) as exc:
-        status, detail = _classify(exc)
-        _log.warning("agency %s: %s (%s)", agency_id, status.name, detail)
-        outcome = SourceOutcome(agency_id, status, _elapsed_ms(started), detail)
+        status, cause = _classify(exc)
+        _log.warning("agency %s: %s (%s) fetch ids %s", agency_id, status.name, cause, fetch_ids)
+        outcome = SourceOutcome(agency_id, status, _elapsed_ms(started), PUBLIC_DETAIL[status])
         return AgencyAnswer(outcome, None, fetch_ids, chunk)
     result = parts[0] if len(parts) == 1 else _concat(parts, request)
     outcome = SourceOutcome(agency_id, SourceStatus.OK, _elapsed_ms(started))
@@ -190,8 +190,18 @@ async def _all_or_nothing(
     return [task.result() for task in tasks]
 
 
+PUBLIC_DETAIL = {
+    SourceStatus.TIMEOUT: "the agency did not answer in time",
+    SourceStatus.UNAVAILABLE: "the agency could not be reached or its system failed",
+    SourceStatus.ERROR: "the agency's answer could not be used",
+}
+"""What a reply says of a failed agency. The cause (addresses, the agency's own error text)
+stays in the hub's log, under the fetch ids, for operators: a relief agency's system learns
+that a source failed and how, never the internals of another agency."""
+
+
 def _classify(exc: Exception) -> tuple[SourceStatus, str]:
-    """How a failed Fetch is reported, whether it came over gRPC or from a local adapter."""
+    """A failed Fetch's status and its cause (for the log), from gRPC or a local adapter."""
     if isinstance(exc, grpc.aio.AioRpcError):
         status = _STATUS_BY_CODE.get(exc.code(), SourceStatus.ERROR)
         return status, f"{exc.code().name}: {exc.details()}"

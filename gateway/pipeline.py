@@ -24,7 +24,7 @@ from gateway.auth.errors import AuthenticationError, AuthenticationReason, Permi
 from gateway.auth.policy import Policy
 from gateway.auth.ratelimit import RateLimiter
 from gateway.checking import Checker, CheckOutcome
-from gateway.coalescer import Coalescer
+from gateway.coalescer import Coalescer, Waiting
 from gateway.command import AdmittedCheck, CheckCommand
 from gateway.engine.planner import Plan
 from gateway.errors import DeadlineTooShortError
@@ -127,9 +127,15 @@ class Pipeline:
             raise DeadlineTooShortError("the deadline leaves no time to ask the agencies")
         return AdmittedCheck(command, program)
 
-    async def decide(self, group: Sequence[AdmittedCheck]) -> list[CheckOutcome]:
-        """Decide a group of admitted commands of one program and purpose, in order."""
-        return await self._checker.decide(group)
+    async def decide(
+        self, group: Sequence[AdmittedCheck], *, waiting: Waiting | None = None
+    ) -> list[CheckOutcome]:
+        """Decide a group of admitted commands of one program and purpose, in order.
+
+        ``waiting(i)`` says whether the caller of ``group[i]`` still waits; the subjects of
+        callers who left (or whose deadline passed) are not asked about in later phases.
+        """
+        return await self._checker.decide(group, waiting=waiting)
 
     async def check(self, command: CheckCommand) -> CheckOutcome:
         """Admit one command, let it share a group with concurrent ones, and decide it."""
@@ -181,10 +187,10 @@ class Pipeline:
                 )
 
     async def _decide_group(
-        self, key: tuple[str, str], group: Sequence[AdmittedCheck]
+        self, key: tuple[str, str], group: Sequence[AdmittedCheck], waiting: Waiting
     ) -> Sequence[CheckOutcome]:
         del key  # every command of the group carries it
-        return await self.decide(group)
+        return await self.decide(group, waiting=waiting)
 
     async def drain(self) -> None:
         """Decide every coalesced check still waiting (graceful shutdown)."""

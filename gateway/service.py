@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.rpc import code_pb2, status_pb2
+from google.rpc import status_pb2
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
-from adapters.malformed import MALFORMED_DETAIL, is_malformed
+from adapters.malformed import MalformedMessageError, is_malformed
 from gateway import codec
+from gateway.auth.tokens import Caller
 from gateway.command import CheckCommand, deadline_after, trace_id_from
 from gateway.config import HubConfig
 from gateway.errors import LimitExceededError
@@ -57,61 +58,68 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         request_iterator: AsyncIterator[eligibility_pb2.CheckRequest],
         context: Context,
     ) -> AsyncIterator[eligibility_pb2.CheckResult]:
-        """Decide a stream of checks chunk by chunk; results come back in request order."""
+        """Decide a stream of checks chunk by chunk; results come back in request order.
+
+        At most ``batch_chunks_in_flight`` chunks are decided or waiting to be sent at once:
+        a slot is taken before a chunk's task exists and given back once its results are
+        taken. Every task is tracked, so when the stream ends (done, failed, cancelled or
+        past its deadline) none of its chunks runs on.
+        """
         limit = self._config.max_batch_items
         chunk_size = self._config.batch_chunk_items
-        in_flight: asyncio.Queue[asyncio.Task[list[eligibility_pb2.CheckResult]] | None] = (
-            asyncio.Queue(maxsize=self._config.batch_chunks_in_flight)
+        slots = asyncio.Semaphore(self._config.batch_chunks_in_flight)
+        ready: asyncio.Queue[asyncio.Task[list[eligibility_pb2.CheckResult]] | None] = (
+            asyncio.Queue()
         )
+        tasks: set[asyncio.Task[list[eligibility_pb2.CheckResult]]] = set()
         caller = caller_of(context)
         deadline = deadline_after(context.time_remaining())
         trace_id = _trace_id(context)
         count = 0
-        caller = caller_of(context)
 
-        def decode(request: eligibility_pb2.CheckRequest) -> CheckCommand | _Refused:
-            if is_malformed(request):
-                return _Refused(MALFORMED)
-            return codec.check_command(
-                request, caller=caller, deadline=deadline, trace_id=trace_id, rpc="CheckBatch"
-            )
+        def decode(index: int, request: eligibility_pb2.CheckRequest) -> CheckCommand | _Refused:
+            return _decode_item(index, request, caller=caller, deadline=deadline, trace_id=trace_id)
+
+        async def launch(chunk: list[CheckCommand | _Refused]) -> None:
+            await slots.acquire()
+            task = asyncio.create_task(self._decide_chunk(chunk))
+            tasks.add(task)
+            ready.put_nowait(task)
 
         async def produce() -> None:
             nonlocal count
             chunk: list[CheckCommand | _Refused] = []
             try:
                 async for request in request_iterator:
-                    count += 1
-                    if not is_malformed(request) and request.ByteSize() > MAX_REQUEST_BYTES:
-                        raise LimitExceededError(
-                            f"requests[{count - 1}]",
-                            f"a check request is at most {MAX_REQUEST_BYTES} bytes",
-                        )
-                    if count > limit:
+                    if count >= limit:
                         raise LimitExceededError(
                             "requests", f"a CheckBatch stream carries at most {limit} requests"
                         )
-                    chunk.append(decode(request))
+                    chunk.append(decode(count, request))
+                    count += 1
                     if len(chunk) >= chunk_size:
-                        await in_flight.put(asyncio.create_task(self._decide_chunk(chunk)))
+                        await launch(chunk)
                         chunk = []
                 if chunk:
-                    await in_flight.put(asyncio.create_task(self._decide_chunk(chunk)))
+                    await launch(chunk)
             finally:
-                await in_flight.put(None)
+                ready.put_nowait(None)
 
         producer = asyncio.create_task(produce())
         try:
-            while (task := await in_flight.get()) is not None:
-                for result in await task:
+            while (task := await ready.get()) is not None:
+                try:
+                    results = await task
+                finally:
+                    tasks.discard(task)
+                    slots.release()
+                for result in results:
                     yield result
             await producer  # re-raises a limit error after the results already decided
         finally:
             producer.cancel()
-            while not in_flight.empty():
-                pending = in_flight.get_nowait()
-                if pending is not None:
-                    pending.cancel()
+            for pending in tasks:
+                pending.cancel()
         if count == 0:
             raise LimitExceededError("requests", "a CheckBatch stream needs at least one request")
 
@@ -119,19 +127,19 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         self, items: Sequence[CheckCommand | _Refused]
     ) -> list[eligibility_pb2.CheckResult]:
         commands = [item for item in items if isinstance(item, CheckCommand)]
-        outcomes = iter(await self._pipeline.check_chunk(commands))
+        outcomes = await self._pipeline.check_chunk(commands)
+        decided = dict(zip(map(id, commands), outcomes, strict=True))
         results = []
         for item in items:
             if isinstance(item, _Refused):
-                results.append(eligibility_pb2.CheckResult(error=item.status))
-                continue
-            outcome = next(outcomes)
-            if isinstance(outcome, Exception):
                 results.append(
-                    eligibility_pb2.CheckResult(
-                        request_id=item.request_id, error=status_for(outcome)
-                    )
+                    eligibility_pb2.CheckResult(request_id=item.request_id, error=item.status)
                 )
+                continue
+            outcome = decided[id(item)]
+            if isinstance(outcome, Exception):
+                error = status_for(outcome)
+                results.append(eligibility_pb2.CheckResult(request_id=item.request_id, error=error))
             else:
                 results.append(codec.check_result(outcome))
         return results
@@ -158,14 +166,33 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         await self._pipeline.drain()
 
 
+def _decode_item(
+    index: int,
+    request: eligibility_pb2.CheckRequest,
+    *,
+    caller: Caller | None,
+    deadline: float | None,
+    trace_id: str,
+) -> CheckCommand | _Refused:
+    """A CheckBatch item as a command, or its refusal (malformed, too large) as a status."""
+    if is_malformed(request):
+        return _Refused("", status_for(MalformedMessageError()))
+    if request.ByteSize() > MAX_REQUEST_BYTES:
+        too_big = LimitExceededError(
+            f"requests[{index}]", f"a check request is at most {MAX_REQUEST_BYTES} bytes"
+        )
+        return _Refused("", status_for(too_big))  # its request id is not to be trusted
+    return codec.check_command(
+        request, caller=caller, deadline=deadline, trace_id=trace_id, rpc="CheckBatch"
+    )
+
+
 @dataclass(frozen=True)
 class _Refused:
-    """A CheckBatch item refused while decoding: it becomes a command of nobody."""
+    """A CheckBatch item refused while decoding: it never becomes a command."""
 
+    request_id: str
     status: status_pb2.Status
-
-
-MALFORMED = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=MALFORMED_DETAIL)
 
 
 def _trace_id(context: Context) -> str:

@@ -342,13 +342,21 @@ async def test_a_long_or_odd_purpose_is_invalid_not_echoed(stack: Stack) -> None
     assert "x" * 100 not in (caught.value.details() or "")
 
 
-async def test_an_oversized_batch_item_ends_the_stream_as_invalid(stack: Stack) -> None:
-    item = request(sample(stack.population, "poor_head"))
-    item.request_id = "r" * 8000
+async def test_an_oversized_batch_item_is_that_items_error_and_the_stream_goes_on(
+    stack: Stack,
+) -> None:
+    oversized = request(sample(stack.population, "poor_head"))
+    oversized.request_id = "r" * 8000
+    fine = request(sample(stack.population, "poor_head"))
+    fine.request_id = "fine"
 
     async def items() -> AsyncIterator[pb2.CheckRequest]:
-        yield item
+        yield oversized
+        yield fine
 
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        _ = [r async for r in stack.stub.CheckBatch(items(), timeout=10)]
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    first, second = [r async for r in stack.stub.CheckBatch(items(), timeout=10)]
+    assert first.error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert "requests[0]" in first.error.message
+    assert first.request_id == ""
+    assert second.request_id == "fine"
+    assert second.decision != pb2.DECISION_UNSPECIFIED

@@ -71,12 +71,20 @@ class RecordingAdapter(MemoryAdapter):
         self.entered = asyncio.Event()
         self.cancelled = asyncio.Event()
         self.on_fetch: Callable[[], None] | None = None
+        self._queried = asyncio.Event()
+
+    async def queried(self, count: int) -> None:
+        """Return once ``count`` queries have arrived."""
+        while len(self.queries) < count:
+            self._queried.clear()
+            await self._queried.wait()
 
     async def _fetch(self, query: FetchQuery, pushed_down: Sequence[Predicate]) -> FetchResult:
         if self.on_fetch is not None:
             self.on_fetch()
         self.queries.append(query)
         self.entered.set()
+        self._queried.set()
         try:
             await self.gate.wait()
             if self.delay_s:
@@ -122,6 +130,7 @@ class World:
         self,
         *,
         window_s: float = 60.0,
+        max_items: int = 100,
         kind: type[Pipeline] = Pipeline,
         checker: Checker | None = None,
         anonymous_allowed: bool = False,
@@ -132,7 +141,7 @@ class World:
             checker or self.checker(),
             policy=AccessPolicy(self.clients),
             limiter=self.limiter,
-            coalescing=CoalesceSettings(window_s=window_s, max_items=100, max_in_flight=1),
+            coalescing=CoalesceSettings(window_s=window_s, max_items=max_items, max_in_flight=1),
             anonymous_allowed=anonymous_allowed,
         )
 

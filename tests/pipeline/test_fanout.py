@@ -11,7 +11,7 @@ from adapters.memory import MemoryAdapter
 from adapters.sdk import FetchQuery, FetchResult, Predicate
 from gateway.engine.outcome import SourceStatus
 from gateway.engine.planner import AgencyRequest
-from gateway.fanout import LocalAgency, fetch_from_agency
+from gateway.fanout import PUBLIC_DETAIL, LocalAgency, fetch_from_agency
 from tests.pipeline.conftest import SUBJECTS, World
 
 
@@ -53,7 +53,7 @@ async def test_a_failed_chunk_cancels_its_siblings(world: World) -> None:
     )
     assert answer.result is None
     assert answer.outcome.status is SourceStatus.UNAVAILABLE
-    assert "went away" in answer.outcome.detail
+    assert answer.outcome.detail == PUBLIC_DETAIL[SourceStatus.UNAVAILABLE], "no agency text"
     assert adapter.waiting == 2
     assert adapter.cancelled == 2
     assert len(answer.fetch_ids) == 3

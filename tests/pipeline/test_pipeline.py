@@ -183,12 +183,63 @@ async def test_a_caller_that_leaves_before_its_group_is_sent_is_never_asked_abou
     assert SUBJECTS[2] in world.civil_registry.subjects_heard()
 
 
-async def test_a_group_whose_callers_all_left_is_cancelled(world: World) -> None:
-    pipeline = world.pipeline()
+async def test_a_group_runs_while_one_caller_waits_and_is_cancelled_when_none_does(
+    world: World,
+) -> None:
+    pipeline = world.pipeline(max_items=2)
     world.civil_registry.gate.clear()
-    calls = [asyncio.ensure_future(pipeline.check(world.command(s))) for s in SUBJECTS[:1]]
+    holding = asyncio.ensure_future(pipeline.check(world.command(SUBJECTS[1])))
     await world.civil_registry.entered.wait()
-    for call in calls:
-        call.cancel()
+    calls = [  # a full group of two: sent at once, held at the civil registry
+        asyncio.ensure_future(pipeline.check(world.command(SUBJECTS[0], ORG_A))),
+        asyncio.ensure_future(pipeline.check(world.command(SUBJECTS[0], ORG_B))),
+    ]
+    await world.civil_registry.queried(2)
+    holding.cancel()
+    await asyncio.wait_for(world.civil_registry.cancelled.wait(), timeout=5)
+    world.civil_registry.cancelled.clear()
+    calls[0].cancel()
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not world.civil_registry.cancelled.is_set(), "organisation B still waits"
+    calls[1].cancel()
     await asyncio.wait_for(world.civil_registry.cancelled.wait(), timeout=5)
     assert not world.tax.queries
+
+
+async def test_a_caller_that_leaves_during_phase_one_is_not_asked_about_in_phase_two(
+    world: World,
+) -> None:
+    pipeline = world.pipeline()
+    world.civil_registry.gate.clear()
+    first = asyncio.ensure_future(pipeline.check(world.command(SUBJECTS[0])))
+    await world.civil_registry.entered.wait()
+    staying = asyncio.ensure_future(pipeline.check(world.command(SUBJECTS[2], ORG_A)))
+    leaving = asyncio.ensure_future(pipeline.check(world.command(SUBJECTS[4], ORG_B)))
+    await asyncio.sleep(0)
+    world.civil_registry.delay_s = 0.3  # each civil registry answer now takes 0.3 s
+    world.civil_registry.gate.set()
+    await first
+    await world.civil_registry.queried(2)  # the second group is in phase 1 now
+    assert set(world.civil_registry.queries[1].subjects) == {SUBJECTS[2], SUBJECTS[4]}
+    leaving.cancel()
+    outcome = await asyncio.wait_for(staying, timeout=5)
+    assert outcome.evaluation.decision is Decision.ELIGIBLE
+    assert SUBJECTS[2] in world.tax.subjects_heard()
+    assert SUBJECTS[4] not in world.tax.subjects_heard(), "its caller had gone"
+
+
+async def test_a_member_whose_deadline_passed_is_dropped_before_the_next_phase(
+    world: World,
+) -> None:
+    world.civil_registry.delay_s = 0.4
+    pipeline = world.pipeline()
+    short = world.command(SUBJECTS[2], ORG_A, deadline_s=0.2)
+    long = world.command(SUBJECTS[4], ORG_B, deadline_s=5.0)
+    results = await pipeline.check_chunk([short, long])
+    assert world.tax.subjects_heard() == {SUBJECTS[4]}
+    dropped, kept = results
+    assert isinstance(dropped, CheckOutcome)
+    assert isinstance(kept, CheckOutcome)
+    assert dropped.evaluation.decision is Decision.UNDETERMINED
+    assert kept.evaluation.decision is Decision.ELIGIBLE

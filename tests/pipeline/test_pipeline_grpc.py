@@ -10,6 +10,7 @@ from sakha.v1 import eligibility_pb2 as pb2
 from sakha.v1 import eligibility_pb2_grpc
 
 from gateway.checking import CheckOutcome
+from gateway.coalescer import Waiting
 from gateway.command import AdmittedCheck, CheckCommand
 from gateway.config import AgencyEndpoint, HubConfig
 from gateway.hub import start_hub
@@ -31,11 +32,13 @@ class SpyPipeline(Pipeline):
         self.admitted.append(command)
         return super().admit(command)
 
-    async def decide(self, group: Sequence[AdmittedCheck]) -> list[CheckOutcome]:
+    async def decide(
+        self, group: Sequence[AdmittedCheck], *, waiting: Waiting | None = None
+    ) -> list[CheckOutcome]:
         self.decided.append([a.command.subject for a in group])
         self.deciding += 1
         try:
-            return await super().decide(group)
+            return await super().decide(group, waiting=waiting)
         finally:
             self.deciding -= 1
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from gateway.coalescer import Coalescer
+from gateway.coalescer import Coalescer, Waiting
 
 
 class Recorder:
@@ -19,7 +19,7 @@ class Recorder:
         self.release = asyncio.Event()
         self.release.set()
 
-    async def run(self, key: str, items: Sequence[int]) -> list[int]:
+    async def run(self, key: str, items: Sequence[int], waiting: Waiting) -> list[int]:
         self.groups.append((key, list(items)))
         self.started.set()
         await self.release.wait()
@@ -103,7 +103,7 @@ async def test_zero_window_sends_each_item_alone() -> None:
 
 
 async def test_a_failing_run_fails_every_caller_of_that_group_only() -> None:
-    async def run(key: str, items: Sequence[int]) -> list[int]:
+    async def run(key: str, items: Sequence[int], waiting: Waiting) -> list[int]:
         if key == "bad":
             raise RuntimeError("agency exploded")
         return list(items)
@@ -143,3 +143,31 @@ async def test_drain_delivers_every_open_group() -> None:
     await asyncio.sleep(0)
     await coalescer.drain()
     assert [p.result() for p in pending] == [0, 2, 4, 6]
+
+
+async def test_a_run_sees_which_callers_of_its_group_still_wait() -> None:
+    gates = [asyncio.Event(), asyncio.Event()]
+    started = [asyncio.Event(), asyncio.Event()]
+    seen: list[list[bool]] = []
+
+    async def run(key: str, items: Sequence[int], waiting: Waiting) -> list[int]:
+        n = len(seen)
+        seen.append([])
+        started[n].set()
+        await gates[n].wait()
+        seen[n] = [waiting(i) for i in range(len(items))]
+        return list(items)
+
+    coalescer: Coalescer[str, int, int] = Coalescer(run, window_s=60, max_items=100)
+    first = asyncio.ensure_future(coalescer.submit("k", 0))
+    await started[0].wait()
+    staying = asyncio.ensure_future(coalescer.submit("k", 1))
+    leaving = asyncio.ensure_future(coalescer.submit("k", 2))
+    await asyncio.sleep(0)
+    gates[0].set()
+    await started[1].wait()  # the second group [1, 2] is running
+    leaving.cancel()
+    await asyncio.sleep(0)
+    gates[1].set()
+    assert list(await asyncio.wait_for(asyncio.gather(first, staying), timeout=5)) == [0, 1]
+    assert seen == [[True], [True, False]]

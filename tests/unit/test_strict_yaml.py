@@ -44,3 +44,13 @@ def test_every_config_refuses_a_repeated_key(
     path.write_text(text, encoding="utf-8")
     with pytest.raises(error, match="duplicate key"):
         load(path)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("word", ["yes", "no", "on", "off", "y", "n", "Yes", "OFF"])
+def test_yaml_1_1_booleans_are_text(word: str) -> None:
+    assert load_strict(f"insecure: {word}") == {"insecure": word}
+
+
+@pytest.mark.parametrize(("word", "value"), [("true", True), ("False", False), ("TRUE", True)])
+def test_yaml_1_2_booleans_are_booleans(word: str, value: bool) -> None:
+    assert load_strict(f"insecure: {word}") == {"insecure": value}

@@ -210,10 +210,14 @@ def test_each_valid_base_file_loads(kind: str, tmp_path: Path) -> None:
     load(path)
 
 
-def test_a_quoted_false_never_switches_security_off(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "line",
+    ['insecure: "false"', "insecure: on", "insecure: yes", "security: {client_tls: off}"],
+)
+def test_only_a_real_boolean_switches_security(tmp_path: Path, line: str) -> None:
     path = tmp_path / "hub.yaml"
-    path.write_text('insecure: "false"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"hub\.yaml: insecure: Input should be a valid boolean"):
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"hub\.yaml: .*Input should be a valid boolean"):
         load_hub_config(path, env={})
 
 
