@@ -165,6 +165,42 @@ class _Unbounded:
 _UNBOUNDED: Final = _Unbounded()
 
 
+async def _bounded(
+    responses: Any, deadline: float | None, over_time: Callable[[], Awaitable[None]]
+) -> AsyncIterator[Any]:
+    """``responses`` (a sync or async iterable), each item produced before ``deadline``.
+
+    The limit bounds the behaviour's own work, item by item, never the time grpc takes to
+    send an item to a slow client: a timeout across ``yield`` would fire inside grpc's send
+    code and end the call CANCELLED instead of refused.
+    """
+    loop = asyncio.get_running_loop()
+    if not isinstance(responses, AsyncIterable):
+        for response in responses:
+            if deadline is not None and loop.time() > deadline:
+                await over_time()
+            yield response
+        return
+    iterator = aiter(responses)
+    try:
+        while True:
+            timeout = _UNBOUNDED if deadline is None else asyncio.timeout_at(deadline)
+            try:
+                async with timeout:
+                    response = await anext(iterator)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                if not timeout.expired():
+                    raise
+                await over_time()
+            yield response
+    finally:
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            await close()
+
+
 def _wrap(handler: Handler, interceptor: CallInterceptor, method: str) -> Handler:
     """``handler`` with ``interceptor`` admitting each call, whatever the call's shape."""
     kind, inner = _kind(handler)
@@ -207,20 +243,10 @@ def _wrap(handler: Handler, interceptor: CallInterceptor, method: str) -> Handle
 
     async def generator(request: Any, context: Context) -> AsyncIterator[Any]:
         inner_context = await admit(context, unary_request(request))
-        timeout = bound()
-        try:
-            async with timeout:
-                responses = inner(request, inner_context)
-                if isinstance(responses, AsyncIterable):
-                    async for response in responses:
-                        yield response
-                else:
-                    for response in responses:
-                        yield response
-        except TimeoutError:
-            if not timeout.expired():
-                raise
-            await over_time(context)
+        deadline = None if limit is None else asyncio.get_running_loop().time() + limit
+        responses = inner(request, inner_context)
+        async for response in _bounded(responses, deadline, lambda: over_time(context)):
+            yield response
 
     yields = kind.value[1] and not inspect.iscoroutinefunction(inner)
     return _FACTORIES[kind](
