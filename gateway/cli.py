@@ -591,13 +591,14 @@ def _describe_rpc_error(exc: grpc.aio.AioRpcError) -> str:
     from google.rpc import error_details_pb2  # noqa: PLC0415
     from grpc_status import rpc_status  # noqa: PLC0415
 
-    lines = [f"{exc.code().name}: {exc.details()}"]
+    reasons: list[str] = []
     status = rpc_status.from_call(exc)  # type: ignore[arg-type]
     for detail in status.details if status is not None else []:
         bad = error_details_pb2.BadRequest()
         if detail.Unpack(bad):
-            lines += [f"  {v.field}: {v.description} [{v.reason}]" for v in bad.field_violations]
-    return "\n".join(lines)
+            reasons += [f"{v.field}: {v.reason}" for v in bad.field_violations]
+    line = f"{exc.code().name}: {exc.details()}"
+    return f"{line} [{'; '.join(reasons)}]" if reasons else line
 
 
 if __name__ == "__main__":

@@ -125,7 +125,7 @@ class HubConfig:
     max_message_bytes: Positive = 64 * 1024
     """Largest gRPC message accepted from a client (bounds a buffered CheckBatch chunk)."""
     max_stream_deadline_ms: Positive = 4 * 3600 * 1000
-    """The bound of ``max_deadline_ms`` for a CheckBatch stream."""
+    """The bound of ``max_deadline_ms`` for any streaming call (CheckBatch)."""
     agency_max_message_bytes: Positive = 64 * 1024 * 1024
     """Largest gRPC message accepted from an agency."""
     grace_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 5.0

@@ -66,7 +66,9 @@ def render() -> str:
     for name in environment.ALL:
         key, read = ENVIRONMENT.get(name, ("", None))
         kind = _ENV_KINDS.get(getattr(read, "__name__", ""), "text")
-        parts.append(f"| `{name}` | {f'`{key}`' if key else '—'} | {kind} | {_env_doc(name)} |")
+        parts.append(
+            f"| `{name}` | {f'`{key}`' if key else '—'} | {kind} | {_cell(_env_doc(name))} |"
+        )
     return "\n".join(parts) + "\n"
 
 
@@ -105,8 +107,8 @@ def _rows(schema: Mapping[str, Any], defs: Mapping[str, Any], prefix: str) -> It
 
 
 def _cell(text: str) -> str:
-    """``text`` with its pipes escaped, so it stays one table cell (in code spans too)."""
-    return text.replace("|", "\\|")
+    """A docstring as one Markdown table cell: reST ``code`` as Markdown `code`, pipes escaped."""
+    return text.replace("``", "`").replace("|", "\\|")
 
 
 def _target(spec: Mapping[str, Any], defs: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -178,7 +180,7 @@ def _shown(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if value in ({}, []):
+    if value in ({}, [], ""):
         return "empty"
     if isinstance(value, dict):
         return "see below"

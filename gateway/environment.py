@@ -18,7 +18,8 @@ SAKHA_COALESCE_WINDOW_MS = "SAKHA_COALESCE_WINDOW_MS"
 """How long concurrent single checks wait to share agency batches (``coalesce_window_ms``)."""
 
 SAKHA_INSECURE = "SAKHA_INSECURE"
-"""Set to 1 to run without TLS and tokens (config key ``insecure``): local debugging only."""
+"""Set to 1 to switch every security layer off — client TLS, client tokens and mutual TLS to
+agencies (config key ``insecure``): local debugging only."""
 
 SAKHA_PROFILE = "SAKHA_PROFILE"
 """Path of the client profile the CLI uses (default: $XDG_CONFIG_HOME/sakha/profile.yaml)."""

@@ -19,6 +19,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from gateway.auth.errors import AuthenticationError, AuthenticationReason, PermissionDeniedError
 from gateway.auth.policy import Policy
@@ -171,7 +172,10 @@ class Pipeline:
                 continue
             for (index, _), outcome in zip(items, outcomes, strict=True):
                 results[index] = outcome
-        return [r for r in results if r is not None]
+        unfilled = [i for i, r in enumerate(results) if r is None]
+        if unfilled:  # never shift results onto the wrong items
+            raise RuntimeError(f"chunk items {unfilled} were neither admitted nor refused")
+        return cast("list[CheckOutcome | Exception]", results)
 
     async def _pace(self, commands: Sequence[CheckCommand]) -> None:
         organisations = {

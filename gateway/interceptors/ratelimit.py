@@ -1,8 +1,9 @@
 """Per-organisation rate limits: a token bucket per caller organisation.
 
-A call costs one token; CheckBatch streams additionally pay per request as they go (see the
-servicer), waiting for tokens rather than failing, so a long re-assessment slows down
-instead of breaking. An empty bucket refuses a call with RESOURCE_EXHAUSTED and RetryInfo.
+A call costs one token; CheckBatch streams additionally pay per request as they go (see
+``Pipeline.check_chunk``), waiting for tokens rather than failing, so a long re-assessment
+slows down instead of breaking. An empty bucket refuses a call with RESOURCE_EXHAUSTED and
+RetryInfo.
 """
 
 from __future__ import annotations

@@ -135,6 +135,9 @@ CASES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("registry", "duplicate-key"): ("name: Relief", "name: Relief\n    name: Other", "name"),
     ("registry", "missing-required"): ("    roles: [checker]\n", "", "organisations[0].roles"),
     ("adapter", "wrong-type"): ("name: Tax", "name: 7", "name"),
+    # Adapter and profile files have no boolean or numeric text keys to quote: their
+    # "quoted" cases are the mirror defect, a bare boolean or number where text is expected,
+    # which YAML would otherwise hand over as True or 1.
     ("adapter", "quoted-boolean"): (
         "name: Tax",
         "name: Tax\nlist_separator: false",
