@@ -27,6 +27,7 @@ from gateway.engine.evaluate import UnitFacts, evaluate
 from gateway.engine.outcome import Evaluation, SourceOutcome, SourceStatus
 from gateway.engine.planner import AgencyRequest, Plan, plan
 from gateway.fanout import AgencyAnswer, AgencyDirectory, fetch_from_agency
+from gateway.fetch_tokens import FetchTokenSigner
 from gateway.programs.model import Program, ProgramUnit
 
 HOUSEHOLD_MEMBERS = "household_members"
@@ -67,6 +68,8 @@ class Checker:
         agency_timeout_s: the longest one Fetch to one agency may take.
         fetch_chunk_subjects: most subjects in one Fetch (less if the agency says so).
         today: the date decisions are made as of.
+        fetch_tokens: signs each Fetch's token; None when the layer is off (and for
+            in-process agencies, which need none).
     """
 
     def __init__(
@@ -77,8 +80,10 @@ class Checker:
         agency_timeout_s: float,
         fetch_chunk_subjects: int,
         today: Callable[[], dt.date] = dt.date.today,
+        fetch_tokens: FetchTokenSigner | None = None,
     ) -> None:
         self._directory = directory
+        self._fetch_tokens = fetch_tokens
         self._catalogue = catalogue
         self._agency_timeout_s = agency_timeout_s
         self._fetch_chunk_subjects = fetch_chunk_subjects
@@ -106,7 +111,11 @@ class Checker:
         deadlines = [a.command.deadline for a in group]
         deadline = None if None in deadlines else max(d for d in deadlines if d is not None)
         units = await self.assemble(
-            the_plan, [a.command.subject for a in group], purpose=purpose, deadline=deadline
+            the_plan,
+            [a.command.subject for a in group],
+            purpose=purpose,
+            deadline=deadline,
+            basis=sorted({a.command.consent_id for a in group} - {""}),
         )
         evaluations: dict[str, Evaluation] = {}
         outcomes = []
@@ -128,6 +137,7 @@ class Checker:
         *,
         purpose: str,
         deadline: float | None = None,
+        basis: Sequence[str] = (),
     ) -> dict[str, AssembledUnit]:
         """Ask the agencies what ``the_plan`` needs about ``subjects`` (valid national IDs).
 
@@ -137,11 +147,12 @@ class Checker:
             purpose: the purpose the agencies are told.
             deadline: ``time.monotonic()`` after which no Fetch may run (None: no bound
                 besides the per-agency timeout).
+            basis: the consent and mandate references every fetch token names.
         """
         unique = list(dict.fromkeys(subjects))
 
         async def ask(request: AgencyRequest, who: Sequence[str]) -> AgencyAnswer:
-            return await self._ask(request, who, the_plan.as_of, purpose, deadline)
+            return await self._ask(request, who, the_plan.as_of, purpose, deadline, basis=basis)
 
         # Other agencies hear only about subjects the civil registry knows to be alive and,
         # for household programs, whose household it can list.
@@ -162,6 +173,8 @@ class Checker:
         as_of: dt.date,
         purpose: str,
         deadline: float | None,
+        *,
+        basis: Sequence[str],
     ) -> AgencyAnswer:
         agency_id = request.agency_id
         agency = self._directory.get(agency_id)
@@ -185,6 +198,8 @@ class Checker:
             purpose=purpose,
             timeout_s=timeout,
             chunk=min(self._fetch_chunk_subjects, limit),
+            tokens=self._fetch_tokens,
+            basis=basis,
         )
 
 

@@ -36,7 +36,7 @@ def test_security_files_are_required_unless_insecure(tmp_path: Path) -> None:
         tmp_path,
         "tls_cert_file: pki/hub.pem\ntls_key_file: pki/hub.key\nclients_file: clients.yaml\n"
         "agency_ca_file: pki/ca.pem\nagency_client_cert_file: pki/hub-client.pem\n"
-        "agency_client_key_file: pki/hub-client.key\n",
+        "agency_client_key_file: pki/hub-client.key\nfetch_token_key_file: pki/fetch-token.key\n",
     )
     config = load_hub_config(path, env={})
     assert config.tls_cert_file == tmp_path / "pki" / "hub.pem"
