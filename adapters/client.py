@@ -72,15 +72,23 @@ class ConnectorClient:
         query: FetchQuery,
         description: AgencyDescription,
         timeout: float,  # noqa: ASYNC109 - sent as the gRPC deadline, so the adapter sees it
+        *,
+        token: str | None = None,
     ) -> FetchResult:
         """Ask the adapter ``query``; ``description`` (from :meth:`describe`) checks the answer.
+
+        ``token`` is the hub's fetch token for this query (:mod:`adapters.fetch_token`),
+        sent as ``authorization: Bearer <token>``.
 
         Raises:
             grpc.aio.AioRpcError: the call failed (deadline, unavailable, rejected...).
             MalformedResponseError: the answer does not fit the query or the description.
             UnknownAttributeError: ``query`` names an attribute ``description`` lacks.
         """
-        response = await self._stub.Fetch(codec.encode_query(query), timeout=timeout)
+        metadata = None if token is None else (("authorization", f"Bearer {token}"),)
+        response = await self._stub.Fetch(
+            codec.encode_query(query), timeout=timeout, metadata=metadata
+        )
         return codec.decode_result(response, query, description)
 
     async def close(self) -> None:

@@ -33,3 +33,57 @@ class MalformedRequestError(AdapterError):
 
 class MalformedResponseError(AdapterError):
     """An adapter's response is not well-formed; none of it may be used."""
+
+
+class FetchTokenError(AdapterError):
+    """A Fetch's token does not allow it; ``reason`` is the refusal's ``ErrorInfo`` reason."""
+
+    reason = "TOKEN_INVALID"
+
+
+class FetchTokenMissingError(FetchTokenError):
+    """The Fetch carries no ``authorization: Bearer`` token."""
+
+    reason = "TOKEN_MISSING"
+
+
+class FetchTokenInvalidError(FetchTokenError):
+    """The token is malformed, forged, signed by an unknown key, or not the hub's fetch token."""
+
+    reason = "TOKEN_INVALID"
+
+
+class FetchTokenExpiredError(FetchTokenError):
+    """The token's ``exp`` has passed."""
+
+    reason = "TOKEN_EXPIRED"
+
+
+class FetchTokenNotYetValidError(FetchTokenError):
+    """The token's ``iat`` is in the future (the hub's or the agency's clock is wrong)."""
+
+    reason = "TOKEN_NOT_YET_VALID"
+
+
+class WrongAgencyError(FetchTokenError):
+    """The token was signed for another agency (``aud``)."""
+
+    reason = "WRONG_AGENCY"
+
+
+class WrongAttributesError(FetchTokenError):
+    """The request asks attributes or predicates other than those the token allows."""
+
+    reason = "WRONG_ATTRIBUTES"
+
+
+class WrongSubjectsError(FetchTokenError):
+    """The request's subjects are not exactly those the token allows, in order."""
+
+    reason = "WRONG_SUBJECTS"
+
+
+class WrongFetchError(FetchTokenError):
+    """The token was signed for another fetch: another fetch id, purpose or as-of date."""
+
+    reason = "WRONG_FETCH"

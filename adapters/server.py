@@ -14,12 +14,16 @@ known. The codes:
   here and never sent.
 - ``UNAUTHENTICATED`` / ``PERMISSION_DENIED``: the caller is not the hub (no valid client
   certificate / a certificate naming someone else); the message never says who it named.
+- ``PERMISSION_DENIED``: the Fetch's token (:mod:`adapters.fetch_token`) is missing, invalid,
+  expired, or signed for another agency, other attributes, other subjects or another fetch;
+  the reason says which, and the adapter's query does not run.
 - ``INTERNAL``: anything else, with no internal text.
 
 The same table maps the refusals of the shared interceptors (:mod:`adapters.interceptors`):
 their ``refuse`` function here is :func:`refuse`. A server is built by
-:func:`create_adapter_server`; with ``tls`` it serves mutual TLS *and* admits only the hub,
-always both (credentials alone would admit any certificate the CA ever signed).
+:func:`create_adapter_server`; with ``tls`` it serves mutual TLS, admits only the hub *and*
+checks every Fetch's token, always all three (credentials alone would admit any certificate
+the CA ever signed, and the hub's TLS key alone must not be enough to read an agency).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import logging
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from logging import ERROR, INFO, WARNING
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import grpc
@@ -43,11 +48,22 @@ from sakha.v1.connector_pb2 import FetchResponse as PB2FetchResponse
 
 from adapters import codec
 from adapters.errors import (
+    AdapterConfigError,
+    FetchTokenError,
+    FetchTokenExpiredError,
+    FetchTokenInvalidError,
+    FetchTokenMissingError,
+    FetchTokenNotYetValidError,
     MalformedRequestError,
     QueryLimitError,
     SourceFailureError,
     UnknownAttributeError,
+    WrongAgencyError,
+    WrongAttributesError,
+    WrongFetchError,
+    WrongSubjectsError,
 )
+from adapters.fetch_token import FetchTokenVerifier, bearer_token
 from adapters.interceptors import RejectMalformedMessages, RequirePeerIdentity
 from adapters.interceptors.wrap import Context, ServerInterceptor
 from adapters.malformed import MalformedMessageError
@@ -79,6 +95,11 @@ class _ErrorMapping:
     fixed_message: str | None = None
 
 
+def _token_refusal(kind: type[FetchTokenError]) -> tuple[type[Exception], _ErrorMapping]:
+    """A fetch token defect: PERMISSION_DENIED with its own reason (logged where refused)."""
+    return kind, _ErrorMapping(code_pb2.PERMISSION_DENIED, kind.reason, INFO)
+
+
 _ERRORS: Sequence[tuple[type[Exception], _ErrorMapping]] = (
     (MalformedMessageError, _ErrorMapping(code_pb2.INVALID_ARGUMENT, "MALFORMED_MESSAGE", INFO)),
     (
@@ -93,6 +114,19 @@ _ERRORS: Sequence[tuple[type[Exception], _ErrorMapping]] = (
     (
         WrongPeerError,
         _ErrorMapping(code_pb2.PERMISSION_DENIED, "NOT_THE_HUB", INFO, "only the hub may call"),
+    ),
+    *map(
+        _token_refusal,
+        (
+            FetchTokenMissingError,
+            FetchTokenInvalidError,
+            FetchTokenExpiredError,
+            FetchTokenNotYetValidError,
+            WrongAgencyError,
+            WrongAttributesError,
+            WrongSubjectsError,
+            WrongFetchError,
+        ),
     ),
     (MalformedRequestError, _ErrorMapping(code_pb2.INVALID_ARGUMENT, "MALFORMED_REQUEST", INFO)),
     (UnknownAttributeError, _ErrorMapping(code_pb2.INVALID_ARGUMENT, "UNKNOWN_ATTRIBUTE", INFO)),
@@ -131,10 +165,11 @@ def error_status(exc: Exception, agency_id: str) -> status_pb2.Status:
 class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
     """Answers ``Describe`` and ``Fetch`` from one adapter."""
 
-    def __init__(self, adapter: Adapter) -> None:
-        """Serve ``adapter``."""
+    def __init__(self, adapter: Adapter, tokens: FetchTokenVerifier | None = None) -> None:
+        """Serve ``adapter``; with ``tokens``, run a Fetch only if its token allows it."""
         self._adapter = adapter
         self._agency_id = adapter.describe().agency_id
+        self._tokens = tokens
 
     async def Describe(  # noqa: N802 - method name fixed by the gRPC service
         self,
@@ -151,15 +186,29 @@ class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> PB2FetchResponse:
         """Answer many subjects x attributes and predicates in one call."""
-        return await self._answer(context, self._fetch(request))
+        return await self._answer(context, self._fetch(request, context))
 
     async def _describe(self) -> PB2DescribeResponse:
         description = self._adapter.describe()
         limit = self._adapter.limits.max_subjects
         return codec.encode_description(replace(description, max_subjects=limit))
 
-    async def _fetch(self, request: PB2FetchRequest) -> PB2FetchResponse:
+    async def _fetch(
+        self, request: PB2FetchRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> PB2FetchResponse:
         query = codec.decode_query(request)
+        if self._tokens is not None:
+            try:
+                self._tokens.verify(bearer_token(context.invocation_metadata()), query)
+            except FetchTokenError as exc:
+                _LOG.warning(
+                    "refused Fetch %r from %s: %s: %s",
+                    query.fetch_id,
+                    context.peer(),
+                    exc.reason,
+                    exc,
+                )
+                raise
         result = await self._adapter.fetch(query)
         return codec.encode_result(result, query, self._adapter.describe())
 
@@ -207,6 +256,7 @@ async def create_adapter_server(
     port: int = 0,
     *,
     tls: PkiLayout | TlsFiles | None = None,
+    hub_keys: Path | None = None,
 ) -> tuple[grpc.aio.Server, int]:
     """Build and start a server for ``adapter``, with health (SERVING) and reflection.
 
@@ -217,6 +267,10 @@ async def create_adapter_server(
         tls: the agency's certificate, key and CA (its own files, or a whole development
             PKI): the server then speaks mutual TLS and admits only the hub's client
             certificate. None: plaintext, any caller (local debugging and tests only).
+        hub_keys: the hub's JWK Set file (:mod:`adapters.fetch_token`): every Fetch must
+            carry a token signed by one of its keys for exactly that request. Required with
+            ``tls``; a :class:`PkiLayout` provides its ``fetch_token_jwks`` when this is None.
+            Without ``tls`` tokens are checked only when it is given.
 
     Returns:
         The started server and the port it is bound to. Stop it with ``await server.stop(g)``.
@@ -224,15 +278,29 @@ async def create_adapter_server(
     Raises:
         AdapterConfigError: ``adapter.check()`` found it cannot serve what it describes, so a
             wrong table, column or file fails here, at start-up, not on every Fetch.
+        AdapterConfigError: also: ``tls`` without hub keys, or a bad JWK Set file.
         UnusableMaterialError: the TLS files are missing, mismatched, expired, not from the
             CA, or name another agency.
         OSError: nothing could be bound at ``host:port``.
     """
     await adapter.check()
     agency_id = adapter.describe().agency_id
+    if hub_keys is None and isinstance(tls, PkiLayout):
+        hub_keys = tls.fetch_token_jwks
+    if tls is not None and hub_keys is None:
+        raise AdapterConfigError(
+            f"{agency_id}: mutual TLS needs the hub's fetch-token keys (a JWK Set file): "
+            "the hub's TLS key alone must not be enough to read this agency"
+        )
+    tokens = None if hub_keys is None else FetchTokenVerifier.load(hub_keys, agency_id)
     credentials = None if tls is None else adapter_credentials(tls, agency_id)
     return await _start(
-        ConnectorServicer(adapter), agency_id, host, port, credentials, hub_only=tls is not None
+        ConnectorServicer(adapter, tokens),
+        agency_id,
+        host,
+        port,
+        credentials,
+        hub_only=tls is not None,
     )
 
 

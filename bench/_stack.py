@@ -665,7 +665,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--security",
         default="",
-        help="JSON {parts: {client_tls, client_tokens, agency_mtls}, pki, clients_file}",
+        help="JSON {parts: {client_tls, client_tokens, agency_mtls, fetch_tokens}, pki, "
+        "clients_file}",
     )
     args = parser.parse_args(argv)
     _die_with_parent(args.parent_pid)

@@ -7,7 +7,8 @@ measured in turn:
 - ``insecure``: plaintext everywhere, no tokens (``insecure=True``, as the other benchmarks);
 - ``client-tls``: TLS on the client-facing port only (agencies plaintext, no tokens);
 - ``tls``: client TLS and mutual TLS to agencies that admit only the hub's certificate
-  (the adapter SDK's hub-identity check), still no tokens;
+  (the adapter SDK's hub-identity check) and a hub-signed fetch token on every Fetch (the
+  two come together: an mTLS adapter refuses a Fetch without one), still no client tokens;
 - ``secure``: all of it plus a bearer token on every call, verified by the hub (each
   distinct token once, then from its cache until it expires), the organisation's
   authorization and its rate-limit bucket: ``sakha demo``'s hub.
@@ -69,7 +70,9 @@ from gateway.pki.tls import client_channel_credentials
 
 VARIANTS: dict[str, SecurityLayers] = {
     "insecure": ALL_OFF,
-    "client-tls": SecurityLayers(client_tls=True, client_tokens=False, agency_mtls=False),
+    "client-tls": SecurityLayers(
+        client_tls=True, client_tokens=False, agency_mtls=False, fetch_tokens=False
+    ),
     "tls": SecurityLayers(client_tls=True, client_tokens=False, agency_mtls=True),
     "secure": SecurityLayers(),
 }

@@ -28,6 +28,7 @@ from gateway.engine.evaluate import UnitFacts, evaluate
 from gateway.engine.outcome import Evaluation, SourceOutcome, SourceStatus
 from gateway.engine.planner import AgencyRequest, Plan, plan
 from gateway.fanout import AgencyAnswer, AgencyDirectory, fetch_from_agency
+from gateway.fetch_tokens import FetchTokenSigner
 from gateway.programs.model import Program, ProgramUnit
 
 HOUSEHOLD_MEMBERS = "household_members"
@@ -68,6 +69,8 @@ class Checker:
         agency_timeout_s: the longest one Fetch to one agency may take.
         fetch_chunk_subjects: most subjects in one Fetch (less if the agency says so).
         today: the date decisions are made as of.
+        fetch_tokens: signs each Fetch's token; None when the layer is off (and for
+            in-process agencies, which need none).
     """
 
     def __init__(
@@ -78,8 +81,10 @@ class Checker:
         agency_timeout_s: float,
         fetch_chunk_subjects: int,
         today: Callable[[], dt.date] = dt.date.today,
+        fetch_tokens: FetchTokenSigner | None = None,
     ) -> None:
         self._directory = directory
+        self._fetch_tokens = fetch_tokens
         self._catalogue = catalogue
         self._agency_timeout_s = agency_timeout_s
         self._fetch_chunk_subjects = fetch_chunk_subjects
@@ -133,7 +138,11 @@ class Checker:
             return live
 
         units = await self.assemble(
-            the_plan, [a.command.subject for a in group], purpose=purpose, wanted=wanted
+            the_plan,
+            [a.command.subject for a in group],
+            purpose=purpose,
+            wanted=wanted,
+            basis=sorted({a.command.consent_id for a in group} - {""}),
         )
         evaluations: dict[str, Evaluation] = {}
         outcomes = []
@@ -155,6 +164,7 @@ class Checker:
         *,
         purpose: str,
         wanted: Callable[[], Mapping[str, float | None]] | None = None,
+        basis: Sequence[str] = (),
     ) -> dict[str, AssembledUnit]:
         """Ask the agencies what ``the_plan`` needs about ``subjects`` (valid national IDs).
 
@@ -166,6 +176,7 @@ class Checker:
                 the ``time.monotonic()`` after which nobody waits for it (None: no bound
                 besides the per-agency timeout). Without it every subject is wanted, with
                 no deadline.
+            basis: the consent and mandate references every fetch token names.
         """
         unique = list(dict.fromkeys(subjects))
 
@@ -182,7 +193,9 @@ class Checker:
         # Other agencies hear only about subjects the civil registry knows to be alive and,
         # for household programs, whose household it can list.
         asked, deadline = still_wanted(unique)
-        identity = await self._ask(the_plan.identity, asked, the_plan.as_of, purpose, deadline)
+        identity = await self._ask(
+            the_plan.identity, asked, the_plan.as_of, purpose, deadline, basis=basis
+        )
         household = the_plan.program.unit is ProgramUnit.HOUSEHOLD
         members = _units(identity, asked, household=household)
         heads, deadline = still_wanted(list(members))
@@ -191,7 +204,7 @@ class Checker:
         if everyone:
             answers = await asyncio.gather(
                 *(
-                    self._ask(r, everyone, the_plan.as_of, purpose, deadline)
+                    self._ask(r, everyone, the_plan.as_of, purpose, deadline, basis=basis)
                     for r in the_plan.requests
                 )
             )
@@ -211,6 +224,8 @@ class Checker:
         as_of: dt.date,
         purpose: str,
         deadline: float | None,
+        *,
+        basis: Sequence[str],
     ) -> AgencyAnswer:
         agency_id = request.agency_id
         agency = self._directory.get(agency_id)
@@ -234,6 +249,8 @@ class Checker:
             purpose=purpose,
             timeout_s=timeout,
             chunk=min(self._fetch_chunk_subjects, limit),
+            tokens=self._fetch_tokens,
+            basis=basis,
         )
 
 

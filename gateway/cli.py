@@ -190,8 +190,16 @@ def adapter() -> None:
     "--tls-dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
-    help="Folder made by `sakha pki init` (or holding ca.pem and agencies/ID.pem/.key): "
-    "serve mutual TLS and admit only the hub's client certificate.",
+    help="Folder made by `sakha pki init` (or holding ca.pem, agencies/ID.pem/.key and "
+    "fetch-token-keys.json): serve mutual TLS, admit only the hub's client certificate and "
+    "only fetches carrying a valid hub token.",
+)
+@click.option(
+    "--hub-keys",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The hub's fetch-token JWK Set: every Fetch must carry a token it signed "
+    "[default with --tls-dir: DIR/fetch-token-keys.json].",
 )
 @click.option("--insecure", is_flag=True, help="Plaintext, any caller: local debugging only.")
 def adapter_serve(
@@ -199,6 +207,7 @@ def adapter_serve(
     listen: str,
     variables: tuple[str, ...],
     tls_dir: Path | None,
+    hub_keys: Path | None,
     insecure: bool,
 ) -> None:
     """Serve one agency's data as a ConnectorService."""
@@ -224,7 +233,7 @@ def adapter_serve(
             click.echo("INSECURE: plaintext, any caller may ask — local debugging only", err=True)
         try:
             server, bound = await create_adapter_server(
-                loaded, host or "127.0.0.1", int(port_text), tls=tls
+                loaded, host or "127.0.0.1", int(port_text), tls=tls, hub_keys=hub_keys
             )
         except BaseException:
             await loaded.close()
@@ -497,7 +506,8 @@ def pki_init(folder: Path, agencies: tuple[str, ...], hosts: tuple[str, ...], fo
     )
     click.echo(
         f"CA: {layout.ca_cert}\nhub: {layout.hub_cert} (clients), "
-        f"{layout.hub_client_cert} (to agencies)\nagencies: {len(ids)} in "
+        f"{layout.hub_client_cert} (to agencies)\nfetch tokens: {layout.fetch_token_key} "
+        f"(hub only), {layout.fetch_token_jwks} (every agency)\nagencies: {len(ids)} in "
         f"{layout.agencies_dir}"
     )
 

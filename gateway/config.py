@@ -17,6 +17,7 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, Field, model_validator
 from pydantic.dataclasses import dataclass
 
+from adapters.fetch_token import MAX_LIFETIME_S
 from adapters.pki.material import TlsFiles
 from adapters.typed_config import STRICT, load_yaml, read_text, relative_to_file, validate
 from gateway import environment
@@ -56,12 +57,20 @@ class SecurityLayers:
     agency_mtls: bool = True
     """Mutual TLS towards agencies (needs ``agency_ca_file``, ``agency_client_cert_file``,
     ``agency_client_key_file``)."""
+    fetch_tokens: bool = True
+    """A hub-signed token on every Fetch, which agencies verify (needs
+    ``fetch_token_key_file``)."""
 
     @model_validator(mode="after")
     def _tokens_need_tls(self) -> Self:
         if self.client_tokens and not self.client_tls:
             raise ValueError(
                 "client_tokens needs client_tls: bearer tokens must not travel in clear"
+            )
+        if self.agency_mtls and not self.fetch_tokens:
+            raise ValueError(
+                "agency_mtls needs fetch_tokens: agencies serving mutual TLS refuse every "
+                "Fetch without a hub-signed token"
             )
         return self
 
@@ -74,17 +83,23 @@ class SecurityLayers:
                 "caller may run every program."
             ),
             "agency_mtls": "SECURITY OFF: no mutual TLS to agencies; fetches travel in clear.",
+            "fetch_tokens": (
+                "SECURITY OFF: no fetch tokens; agencies cannot check what the hub asks them."
+            ),
         }
         return tuple(text for name, text in off.items() if not getattr(self, name))
 
 
-ALL_OFF = SecurityLayers(client_tls=False, client_tokens=False, agency_mtls=False)
+ALL_OFF = SecurityLayers(
+    client_tls=False, client_tokens=False, agency_mtls=False, fetch_tokens=False
+)
 """Every layer off: what ``insecure: true`` means."""
 
 _LAYER_FILES: Mapping[str, tuple[str, ...]] = {
     "client_tls": ("tls_cert_file", "tls_key_file"),
     "client_tokens": ("clients_file",),
     "agency_mtls": ("agency_ca_file", "agency_client_cert_file", "agency_client_key_file"),
+    "fetch_tokens": ("fetch_token_key_file",),
 }
 
 Positive = Annotated[int, Field(gt=0)]
@@ -131,7 +146,8 @@ class HubConfig:
     grace_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 5.0
     """How long shutdown waits for in-flight checks."""
     insecure: bool = False
-    """Every security layer off (no TLS, no tokens, no agency mTLS): local debugging only."""
+    """Every security layer off (no TLS, no tokens, no agency mTLS, no fetch tokens): local
+    debugging only."""
     security: SecurityLayers = SecurityLayers()
     """Per-layer switches, all on by default (ignored when ``insecure`` is true)."""
     tls_cert_file: FilePath | None = None
@@ -152,6 +168,14 @@ class HubConfig:
     """The hub's client certificate towards agencies."""
     agency_client_key_file: FilePath | None = None
     """The key of ``agency_client_cert_file``."""
+    fetch_token_key_file: FilePath | None = None
+    """The hub's fetch-token signing key (Ed25519, PKCS#8 PEM); not a TLS or client key."""
+    fetch_token_kid: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    """The ``kid`` of ``fetch_token_key_file`` in the agencies' JWK Set; null: the key's RFC
+    7638 thumbprint (what ``sakha pki init`` publishes)."""
+    fetch_token_ttl_s: Annotated[int, Field(gt=0, le=MAX_LIFETIME_S)] = 30
+    """Life of each fetch token; must exceed ``agency_timeout_ms`` (a Fetch may wait that long
+    for a slot)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -171,6 +195,11 @@ class HubConfig:
             raise ValueError(
                 f"{', '.join(missing)} must be set (or the layer switched off under "
                 "security:, or insecure: true for local debugging)"
+            )
+        if layers.fetch_tokens and self.fetch_token_ttl_s * 1000 <= self.agency_timeout_ms:
+            raise ValueError(
+                f"fetch_token_ttl_s ({self.fetch_token_ttl_s} s) must exceed agency_timeout_ms "
+                f"({self.agency_timeout_ms} ms): a token must outlive the Fetch it allows"
             )
         return self
 

@@ -72,6 +72,7 @@ def secure_hub_config(pki: PkiLayout, clients_file: Path, **fields: Any) -> HubC
         agency_ca_file=pki.ca_cert,
         agency_client_cert_file=pki.hub_client_cert,
         agency_client_key_file=pki.hub_client_key,
+        fetch_token_key_file=pki.fetch_token_key,
         **fields,
     )
 

@@ -10,6 +10,10 @@ The hub reaches an agency through an :class:`AgencyConnection`: over gRPC
 (:class:`RemoteAgency`) in production, or in-process (:class:`LocalAgency`, any SDK
 :class:`~adapters.sdk.Adapter`) for program test cases and fast tests. Both are asked the
 same way and their failures are classified alike.
+
+Every Fetch to a remote agency carries a token the hub signs for that call alone
+(:class:`~gateway.fetch_tokens.FetchTokenSigner`): its own subjects and fetch id, the
+attributes and predicates asked, the purpose and the consent or mandate references.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from adapters.errors import AdapterError, SourceFailureError
 from adapters.sdk import Adapter, AgencyDescription, FetchQuery, FetchResult, Value
 from gateway.engine.outcome import SourceOutcome, SourceStatus
 from gateway.engine.planner import AgencyRequest
+from gateway.fetch_tokens import FetchTokenSigner
 
 _log = logging.getLogger(__name__)
 
@@ -48,8 +53,8 @@ class AgencyConnection(Protocol):
         """The agency's self-description (read once, when it was connected)."""
         ...
 
-    async def fetch(self, query: FetchQuery, timeout_s: float) -> FetchResult:
-        """Answer ``query`` within ``timeout_s`` seconds.
+    async def fetch(self, query: FetchQuery, timeout_s: float, token: str | None) -> FetchResult:
+        """Answer ``query`` within ``timeout_s`` seconds; ``token`` is its fetch token.
 
         Raises:
             grpc.aio.AioRpcError, AdapterError, TimeoutError: the agency did not answer.
@@ -65,10 +70,10 @@ class RemoteAgency:
     client: ConnectorClient
     slots: asyncio.Semaphore
 
-    async def fetch(self, query: FetchQuery, timeout_s: float) -> FetchResult:
-        """Call the agency's Fetch with ``timeout_s`` as the gRPC deadline."""
+    async def fetch(self, query: FetchQuery, timeout_s: float, token: str | None) -> FetchResult:
+        """Call the agency's Fetch with ``timeout_s`` as the gRPC deadline and ``token``."""
         async with self.slots:
-            return await self.client.fetch(query, self.description, timeout_s)
+            return await self.client.fetch(query, self.description, timeout_s, token=token)
 
 
 class LocalAgency:
@@ -78,9 +83,9 @@ class LocalAgency:
         self._adapter = adapter
         self.description = adapter.describe()
 
-    async def fetch(self, query: FetchQuery, timeout_s: float) -> FetchResult:
-        """Ask the adapter through the SDK's public ``fetch``."""
-        del timeout_s  # the caller bounds the call with asyncio.timeout
+    async def fetch(self, query: FetchQuery, timeout_s: float, token: str | None) -> FetchResult:
+        """Ask the adapter through the SDK's public ``fetch`` (in-process: no token needed)."""
+        del timeout_s, token  # the caller bounds the call with asyncio.timeout
         return await self._adapter.fetch(query)
 
 
@@ -143,8 +148,14 @@ async def fetch_from_agency(
     purpose: str,
     timeout_s: float,
     chunk: int,
+    tokens: FetchTokenSigner | None = None,
+    basis: Sequence[str] = (),
 ) -> AgencyAnswer:
-    """Ask one agency ``request`` about ``subjects``, in Fetch calls of at most ``chunk``."""
+    """Ask one agency ``request`` about ``subjects``, in Fetch calls of at most ``chunk``.
+
+    With ``tokens`` each call carries its own fetch token, naming ``basis`` (the consent and
+    mandate references the fetch is made under).
+    """
     agency_id = agency.description.agency_id
     started = time.perf_counter()
     queries = [
@@ -159,8 +170,12 @@ async def fetch_from_agency(
         for i in range(0, len(subjects), chunk)
     ]
     fetch_ids = tuple(q.fetch_id for q in queries)
+    signed = [
+        (q, None if tokens is None else tokens.mint(q, agency_id=agency_id, basis=basis))
+        for q in queries
+    ]
     try:
-        parts = await _all_or_nothing(agency, queries, timeout_s)
+        parts = await _all_or_nothing(agency, signed, timeout_s)
     except (grpc.aio.AioRpcError, AdapterError, TimeoutError) as exc:
         status, cause = _classify(exc)
         _log.warning("agency %s: %s (%s) fetch ids %s", agency_id, status.name, cause, fetch_ids)
@@ -172,19 +187,22 @@ async def fetch_from_agency(
 
 
 async def _all_or_nothing(
-    agency: AgencyConnection, queries: Sequence[FetchQuery], timeout_s: float
+    agency: AgencyConnection,
+    queries: Sequence[tuple[FetchQuery, str | None]],
+    timeout_s: float,
 ) -> list[FetchResult]:
-    """Every query's result, in order; the first failure cancels the rest and is raised."""
+    """Every (query, token)'s result, in order; the first failure cancels the rest and is
+    raised."""
 
-    async def one(query: FetchQuery) -> FetchResult:
+    async def one(query: FetchQuery, token: str | None) -> FetchResult:
         async with asyncio.timeout(timeout_s):
-            return await agency.fetch(query, timeout_s)
+            return await agency.fetch(query, timeout_s, token)
 
     if len(queries) == 1:
-        return [await one(queries[0])]
+        return [await one(*queries[0])]
     try:
         async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(one(q)) for q in queries]
+            tasks = [group.create_task(one(q, t)) for q, t in queries]
     except* (grpc.aio.AioRpcError, AdapterError, TimeoutError) as failed:
         raise failed.exceptions[0] from None
     return [task.result() for task in tasks]

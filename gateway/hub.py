@@ -28,6 +28,7 @@ from gateway.config import (
 from gateway.engine.catalogue import IDENTITY_AGENCY, Catalogue
 from gateway.errors import HubUnavailableError
 from gateway.fanout import AgencyDirectory, RemoteAgency
+from gateway.fetch_tokens import FetchTokenSigner
 from gateway.interceptors import hub_interceptors
 from gateway.interceptors.authn import AuthenticationInterceptor
 from gateway.pipeline import CoalesceSettings, Pipeline
@@ -173,6 +174,18 @@ def _check_registry_programs(clients: ClientRegistry, programs: ProgramRegistry)
                 )
 
 
+def _fetch_token_signer(config: HubConfig) -> FetchTokenSigner | None:
+    """The signer of every Fetch's token, or None when the layer is off."""
+    if not config.layers.fetch_tokens:
+        return None
+    assert config.fetch_token_key_file is not None  # noqa: S101 - HubConfig guarantees it
+    signer = FetchTokenSigner.from_key_file(
+        config.fetch_token_key_file, kid=config.fetch_token_kid, ttl_s=config.fetch_token_ttl_s
+    )
+    _log.info("fetch tokens signed with kid %s", signer.kid)
+    return signer
+
+
 async def start_hub(config: HubConfig) -> Hub:
     """Load programs, connect the agencies, check programs against them and serve."""
     for warning in config.layers.warnings():
@@ -184,6 +197,7 @@ async def start_hub(config: HubConfig) -> Hub:
         )
     registry = load_programs(config.programs_dir or BUILTIN_PROGRAMS_DIR)
     security = _security(config, registry)
+    fetch_tokens = _fetch_token_signer(config)
     directory, channels = await connect_agencies(config)
     try:
         catalogue = Catalogue.from_descriptions(directory.descriptions())
@@ -200,6 +214,7 @@ async def start_hub(config: HubConfig) -> Hub:
             catalogue,
             agency_timeout_s=config.agency_timeout_ms / 1000,
             fetch_chunk_subjects=config.fetch_chunk_subjects,
+            fetch_tokens=fetch_tokens,
         ),
         policy=security.policy,
         limiter=security.limiter,

@@ -19,6 +19,8 @@ The layout on disk (see :class:`PkiLayout`)::
     hub.pem  hub.key                    the hub's TLS server certificate (for clients)
     hub-client.pem  hub-client.key      the hub's client certificate (for agencies)
     agencies/<agency_id>.pem  .key      each agency's server certificate
+    fetch-token.key                     the hub's fetch-token signing key (Ed25519)
+    fetch-token-keys.json               its public JWK Set, for every agency
 """
 
 from __future__ import annotations
@@ -146,6 +148,16 @@ class PkiLayout:
     def hub_client_key(self) -> Path:
         """The private key of :attr:`hub_client_cert`."""
         return self.folder / "hub-client.key"
+
+    @property
+    def fetch_token_key(self) -> Path:
+        """The hub's fetch-token signing key (Ed25519, PKCS#8 PEM): the hub only."""
+        return self.folder / "fetch-token.key"
+
+    @property
+    def fetch_token_jwks(self) -> Path:
+        """The public JWK Set of :attr:`fetch_token_key`, which every agency verifies with."""
+        return self.folder / "fetch-token-keys.json"
 
     @property
     def agencies_dir(self) -> Path:

@@ -13,6 +13,7 @@ Private keys are unencrypted PKCS#8 PEM, mode 0600; the folders are created 0700
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import os
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
 from adapters.pki.material import (
@@ -44,6 +45,10 @@ from adapters.pki.material import (
     load_private_key,
     verify_leaf,
 )
+from gateway.auth.errors import KeyFileError
+from gateway.auth.tokens import private_key_pem
+from gateway.config import ConfigError
+from gateway.fetch_tokens import FetchTokenSigner
 
 __all__ = [
     "CLOCK_SKEW",
@@ -349,6 +354,9 @@ def init_pki(
 ) -> PkiLayout:
     """Create (or complete) a development PKI in ``folder`` and return its layout.
 
+    Also the hub's fetch-token key (Ed25519, kept while readable) and its public JWK Set,
+    which agencies verify every Fetch's token with.
+
     Idempotent: an existing usable CA is kept, and so is every certificate that chains to it,
     names exactly what it should and is not about to expire (:data:`RENEW_BEFORE`); anything
     else is reissued. ``force`` replaces everything, the CA included. An existing CA that cannot
@@ -382,7 +390,21 @@ def init_pki(
     ca = _ensure_ca(layout, now=now, ca_days=ca_days, force=force)
     for profile, files in leaves:
         _ensure_leaf(ca, profile, files, now=now, days=days, force=force)
+    _ensure_fetch_token_key(layout, force=force)
     return layout
+
+
+def _ensure_fetch_token_key(layout: PkiLayout, *, force: bool) -> None:
+    """Keep a readable Ed25519 fetch-token key (or make one); (re)write its public JWK Set."""
+    signer = None
+    if not force:
+        with contextlib.suppress(KeyFileError, ConfigError):  # missing or unusable: a new one
+            signer = FetchTokenSigner.from_key_file(layout.fetch_token_key)
+    if signer is None:
+        key = ed25519.Ed25519PrivateKey.generate()
+        _write(layout.fetch_token_key, private_key_pem(key), _PRIVATE_MODE)
+        signer = FetchTokenSigner(key)
+    _write(layout.fetch_token_jwks, signer.jwks_text().encode("ascii"), 0o644)
 
 
 def issue_certificate(

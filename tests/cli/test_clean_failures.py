@@ -121,6 +121,7 @@ async def test_serve_names_an_unusable_tls_file(tmp_path: Path) -> None:
         f"agency_ca_file: {pki.ca_cert}",
         f"agency_client_cert_file: {pki.hub_client_cert}",
         f"agency_client_key_file: {pki.hub_client_key}",
+        f"fetch_token_key_file: {pki.fetch_token_key}",
     )
     code, err = await _sakha("serve", "--config", str(config))
     assert code == 1

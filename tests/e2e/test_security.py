@@ -28,7 +28,9 @@ from adapters.simulated.host import start_simulated_agencies
 from gateway.auth.registry import ClientKey, Organisation, RateLimit, Role, dump_client_registry
 from gateway.auth.tokens import generate_client_key, issue_token, private_key_pem
 from gateway.demo_security import DEMO_AUDITOR, DEMO_ORGANISATION, DemoSecurity
+from gateway.engine.outcome import SourceStatus
 from gateway.errors import HubUnavailableError
+from gateway.fanout import PUBLIC_DETAIL
 from gateway.hub import start_hub
 from gateway.security_log import LOGGER_NAME
 from tests.e2e.conftest import Stack, close_stack, hub_channel, hub_config, open_stack
@@ -360,3 +362,38 @@ async def test_an_oversized_batch_item_is_that_items_error_and_the_stream_goes_o
     assert first.request_id == ""
     assert second.request_id == "fine"
     assert second.decision != pb2.DECISION_UNSPECIFIED
+
+
+# --- fetch tokens: the agencies check the hub too ------------------------------------------
+
+
+async def test_a_secure_stack_decides_with_a_fetch_token_on_every_fetch(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="adapters.server"):
+        result = await stack.stub.Check(request(sample(stack.population, "poor_head")), timeout=10)
+    assert result.decision in (pb2.DECISION_ELIGIBLE, pb2.DECISION_INELIGIBLE)
+    answered = (pb2.SOURCE_STATUS_OK, pb2.SOURCE_STATUS_NOT_FOUND)
+    assert all(s.status in answered for s in result.sources)
+    assert not [r for r in caplog.records if "refused Fetch" in r.getMessage()]
+
+
+async def test_a_hub_signing_with_a_key_the_agencies_do_not_trust_reads_nothing(
+    population: PopulationSummary, security: DemoSecurity, tmp_path: Path
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ed25519  # noqa: PLC0415
+
+    stranger_key = tmp_path / "stranger-fetch-token.key"
+    stranger_key.write_bytes(private_key_pem(ed25519.Ed25519PrivateKey.generate()))
+    stack = await open_stack(population, security, fetch_token_key_file=stranger_key)
+    try:
+        result = await stack.stub.Check(request(sample(population, "poor_head")), timeout=10)
+        assert result.decision == pb2.DECISION_UNDETERMINED
+        registry = next(s for s in result.sources if s.agency_id == "civil_registry")
+        assert registry.status == pb2.SOURCE_STATUS_ERROR
+        assert registry.detail == PUBLIC_DETAIL[SourceStatus.ERROR], "no agency internals"
+        assert [s.agency_id for s in result.sources] == ["civil_registry"], (
+            "no other agency hears of the subject"
+        )
+    finally:
+        await close_stack(stack)

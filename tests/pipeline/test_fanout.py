@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 
-from adapters.errors import SourceFailureError
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from adapters.errors import SourceFailureError, WrongSubjectsError
+from adapters.fetch_token import FetchTokenVerifier, read_jwk_set
 from adapters.memory import MemoryAdapter
-from adapters.sdk import FetchQuery, FetchResult, Predicate
+from adapters.sdk import AgencyDescription, FetchQuery, FetchResult, Predicate
 from gateway.engine.outcome import SourceStatus
 from gateway.engine.planner import AgencyRequest
 from gateway.fanout import PUBLIC_DETAIL, LocalAgency, fetch_from_agency
+from gateway.fetch_tokens import FetchTokenSigner
 from tests.pipeline.conftest import SUBJECTS, World
 
 
@@ -73,3 +79,45 @@ async def test_the_timeout_bounds_each_chunk(world: World) -> None:
     )
     assert answer.outcome.status is SourceStatus.TIMEOUT
     assert world.tax.cancelled.is_set()
+
+
+class TokenRecorder:
+    """An agency connection that records each call's query and token, then answers locally."""
+
+    def __init__(self, world: World) -> None:
+        self._local = LocalAgency(world.tax)
+        self.calls: list[tuple[FetchQuery, str | None]] = []
+
+    @property
+    def description(self) -> AgencyDescription:
+        return self._local.description
+
+    async def fetch(self, query: FetchQuery, timeout_s: float, token: str | None) -> FetchResult:
+        self.calls.append((query, token))
+        return await self._local.fetch(query, timeout_s, token)
+
+
+async def test_every_chunk_carries_its_own_token(world: World) -> None:
+    signer = FetchTokenSigner(ed25519.Ed25519PrivateKey.generate())
+    connection = TokenRecorder(world)
+    answer = await fetch_from_agency(
+        connection,
+        AgencyRequest("tax", ("annual_income",)),
+        SUBJECTS[:6],
+        as_of=dt.date(2026, 6, 1),
+        purpose="testing",
+        timeout_s=30,
+        chunk=2,
+        tokens=signer,
+        basis=("consent-b", "consent-a"),
+    )
+    assert answer.outcome.status is SourceStatus.OK
+    assert [q.fetch_id for q, _ in connection.calls] == list(answer.fetch_ids)
+    verifier = FetchTokenVerifier(read_jwk_set(signer.jwks(), "hub"), "tax")
+    tokens = [t for _, t in connection.calls]
+    assert len(set(tokens)) == 3
+    for query, token in connection.calls:
+        assert verifier.verify(token, query).basis == ("consent-a", "consent-b")
+    first, second = connection.calls[0][0], connection.calls[1][0]
+    with pytest.raises(WrongSubjectsError):  # a chunk's token does not serve its sibling
+        verifier.verify(tokens[0], dataclasses.replace(second, fetch_id=first.fetch_id))

@@ -126,7 +126,7 @@ def ca(pki: PkiLayout) -> CertificateAuthority:
 
 
 Serve = Callable[..., Awaitable[int]]
-"""``await serve(adapter, tls=pki)`` -> the bound port of a properly built adapter server;
+"""``await serve(adapter, tls=pki, hub_keys=...)`` -> the port of a properly built server;
 ``await serve(adapter, credentials=..., hub_only=...)`` builds a misconfigured one."""
 
 
@@ -139,11 +139,12 @@ async def serve() -> AsyncIterator[Serve]:
         adapter: Adapter,
         *,
         tls: PkiLayout | None = None,
+        hub_keys: Path | None = None,
         credentials: grpc.ServerCredentials | None = None,
         hub_only: bool = False,
     ) -> int:
         if credentials is None and not hub_only:
-            server, port = await create_adapter_server(adapter, tls=tls)
+            server, port = await create_adapter_server(adapter, tls=tls, hub_keys=hub_keys)
         else:  # what create_adapter_server never builds: the attacks need it
             agency_id = adapter.describe().agency_id
             server, port = await _start(

@@ -13,7 +13,7 @@ from typing import TypeVar
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
@@ -203,6 +203,8 @@ def test_layout_names_every_file(pki: PkiLayout) -> None:
         "agencies/tax.key",
         "agencies/bank_melli.pem",
         "agencies/bank_melli.key",
+        "fetch-token.key",
+        "fetch-token-keys.json",
     }
     files = {str(p.relative_to(pki.folder)) for p in pki.folder.rglob("*") if p.is_file()}
     assert files == expected
@@ -240,6 +242,9 @@ def test_keys_are_unencrypted_pkcs8_p256(pki: PkiLayout) -> None:
         text = path.read_bytes()
         assert text.startswith(b"-----BEGIN PRIVATE KEY-----"), path
         key = serialization.load_pem_private_key(text, password=None)
+        if path == pki.fetch_token_key:  # signs tokens, not TLS: Ed25519
+            assert isinstance(key, ed25519.Ed25519PrivateKey)
+            continue
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         assert isinstance(key.curve, ec.SECP256R1)
 

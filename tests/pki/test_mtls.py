@@ -276,4 +276,6 @@ async def test_client_reaches_the_hub_over_tls_and_only_with_the_right_ca(
 
 async def test_an_adapter_refuses_to_start_with_another_agencys_files(pki: PkiLayout) -> None:
     with pytest.raises(UnusableMaterialError):
-        await create_adapter_server(EchoAdapter("tax"), tls=pki.agency_files("bank_melli"))
+        await create_adapter_server(
+            EchoAdapter("tax"), tls=pki.agency_files("bank_melli"), hub_keys=pki.fetch_token_jwks
+        )

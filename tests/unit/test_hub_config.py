@@ -36,7 +36,7 @@ def test_security_files_are_required_unless_insecure(tmp_path: Path) -> None:
         tmp_path,
         "tls_cert_file: pki/hub.pem\ntls_key_file: pki/hub.key\nclients_file: clients.yaml\n"
         "agency_ca_file: pki/ca.pem\nagency_client_cert_file: pki/hub-client.pem\n"
-        "agency_client_key_file: pki/hub-client.key\n",
+        "agency_client_key_file: pki/hub-client.key\nfetch_token_key_file: pki/fetch-token.key\n",
     )
     config = load_hub_config(path, env={})
     assert config.tls_cert_file == tmp_path / "pki" / "hub.pem"
@@ -107,3 +107,46 @@ def test_sakha_insecure_takes_only_unmistakable_values(value: str, insecure: boo
 def test_a_typo_in_sakha_insecure_is_an_error_not_insecure(value: str) -> None:
     with pytest.raises(ConfigError, match="SAKHA_INSECURE"):
         load_hub_config(None, env={"SAKHA_INSECURE": value})
+
+
+_ALL_FILES = (
+    "tls_cert_file: pki/hub.pem\ntls_key_file: pki/hub.key\nclients_file: clients.yaml\n"
+    "agency_ca_file: pki/ca.pem\nagency_client_cert_file: pki/hub-client.pem\n"
+    "agency_client_key_file: pki/hub-client.key\nfetch_token_key_file: pki/fetch-token.key\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        pytest.param(
+            "security: {fetch_tokens: false}\n",
+            "agency_mtls needs fetch_tokens",
+            id="mtls-without-fetch-tokens",
+        ),
+        pytest.param(
+            "agency_timeout_ms: 30000\n",
+            r"fetch_token_ttl_s \(30 s\) must exceed agency_timeout_ms",
+            id="token-dies-before-the-fetch",
+        ),
+        pytest.param("fetch_token_ttl_s: 301\n", "fetch_token_ttl_s", id="ttl-too-long"),
+        pytest.param("fetch_token_ttl_s: 0\n", "fetch_token_ttl_s", id="ttl-zero"),
+        pytest.param("fetch_token_kid: ''\n", "fetch_token_kid", id="empty-kid"),
+    ],
+)
+def test_fetch_token_settings_are_bounded(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_hub_config(write(tmp_path, _ALL_FILES + text), env={})
+
+
+def test_fetch_tokens_are_on_by_default_and_off_only_when_asked(tmp_path: Path) -> None:
+    config = load_hub_config(write(tmp_path, _ALL_FILES), env={})
+    assert config.layers.fetch_tokens
+    assert config.fetch_token_key_file == tmp_path / "pki" / "fetch-token.key"
+    assert (config.fetch_token_kid, config.fetch_token_ttl_s) == (None, 30)
+    plaintext = load_hub_config(
+        write(tmp_path, "security: {agency_mtls: false, fetch_tokens: false}\n" + _ALL_FILES),
+        env={},
+    )
+    assert any("no fetch tokens" in line for line in plaintext.layers.warnings())
+    assert not load_hub_config(None, env={"SAKHA_INSECURE": "1"}).layers.fetch_tokens
