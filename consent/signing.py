@@ -100,7 +100,8 @@ class JwksVerifier:
     Refuses, each with its own :class:`~consent.errors.SignatureDefect`: a malformed or
     oversized JWS; an ``alg`` other than EdDSA; a ``typ`` other than the one expected;
     ``crit`` or ``b64`` headers; a kid the set does not hold; a bad signature (a one-byte
-    change anywhere); a payload that is not a valid artefact or mandate.
+    change anywhere); a payload that is not JSON. A signed payload that is JSON but no valid
+    artefact is an :class:`~consent.errors.InvalidArtefactError` naming the field.
     """
 
     def __init__(self, jwks: Mapping[str, Any]) -> None:
@@ -177,18 +178,12 @@ class JwksVerifier:
         """The artefact ``token`` signs, once its header and signature are checked.
 
         Raises:
-            SignatureError: for any defect; ``defect`` says which.
+            SignatureError: the JWS does not verify; ``defect`` says why.
+            InvalidArtefactError: it verifies, but what it signs is no valid artefact (a
+                bad national ID, a guardian without a relation…): the signer erred.
         """
-        payload = self._payload(token, CONSENT_TYPE)
-        try:
-            return artefact_from_payload(payload)
-        except InvalidArtefactError as exc:
-            raise _fail(SignatureDefect.BAD_PAYLOAD, f"signed payload: {exc}") from None
+        return artefact_from_payload(self._payload(token, CONSENT_TYPE))
 
     def verify_mandate(self, token: str) -> Mandate:
         """The mandate ``token`` signs (see :meth:`verify_artefact`)."""
-        payload = self._payload(token, MANDATE_TYPE)
-        try:
-            return mandate_from_payload(payload)
-        except InvalidArtefactError as exc:
-            raise _fail(SignatureDefect.BAD_PAYLOAD, f"signed payload: {exc}") from None
+        return mandate_from_payload(self._payload(token, MANDATE_TYPE))

@@ -33,6 +33,7 @@ from consent import (
     Mandate,
     Providers,
     Scope,
+    UseRequest,
     Validity,
     jwk_set,
     refs,
@@ -94,6 +95,19 @@ def template(**changes: Any) -> ConsentTemplate:
         fetch_type=FetchType.PERIODIC,
         max_frequency=Frequency(4, 30 * DAY),
         max_data_life=30 * DAY,
+    )
+    return dataclasses.replace(base, **changes)
+
+
+def use_request(**changes: Any) -> UseRequest:
+    """A use of consent c-1, by its consumer, reading what its scope allows."""
+    base = UseRequest(
+        subject=SUBJECT,
+        organisation_id="relief_committee",
+        program_id="housing_aid",
+        purpose="eligibility",
+        attributes=refs("tax.annual_income"),
+        consent_id="c-1",
     )
     return dataclasses.replace(base, **changes)
 

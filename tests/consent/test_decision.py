@@ -29,24 +29,16 @@ from consent import (
     decide_mandate,
     refs,
 )
-from tests.consent.conftest import DAY, NOW, OTHER, SUBJECT, artefact, mandate, one_time
+from tests.consent.conftest import DAY, NOW, OTHER, artefact, mandate, one_time, use_request
 
 R = DenialReason
 
 
 def request(**changes: Any) -> UseRequest:
-    """The use the base artefact allows."""
-    base = UseRequest(
-        subject=SUBJECT,
-        organisation_id="relief_committee",
-        program_id="housing_aid",
-        purpose="eligibility",
-        attributes=refs("tax.annual_income"),
-        predicates=refs("civil_registry.household_size"),
-        household=True,
-        consent_id="c-1",
+    """The use the base artefact allows, its household's data included."""
+    return use_request(
+        **{"predicates": refs("civil_registry.household_size"), "household": True, **changes}
     )
-    return dataclasses.replace(base, **changes)
 
 
 def state(status: ConsentStatus = ConsentStatus.ACTIVE, **changes: Any) -> ConsentState:
