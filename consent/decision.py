@@ -83,6 +83,7 @@ class UseRequest:
             raise invalid("mandate_id", "a use cites a consent or a mandate, not both")
 
     def __hash__(self) -> int:
+        """Hash by identity-bearing fields (``agencies`` is a mapping, unhashable itself)."""
         return hash((self.subject, self.consent_id, self.mandate_id, self.attributes))
 
 
