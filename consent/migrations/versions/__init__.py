@@ -1,0 +1,1 @@
+"""The consent database's migrations, oldest first."""

@@ -1,0 +1,14 @@
+"""Where consents and mandates live: SQLAlchemy 2 over SQLite (WAL) or PostgreSQL."""
+
+from consent.database import create_consent_engine, sqlite_url
+from consent.store.records import ConsentRecord, MandateRecord
+from consent.store.store import ConcurrentChangeError, ConsentStore
+
+__all__ = [
+    "ConcurrentChangeError",
+    "ConsentRecord",
+    "ConsentStore",
+    "MandateRecord",
+    "create_consent_engine",
+    "sqlite_url",
+]
