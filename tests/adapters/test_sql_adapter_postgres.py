@@ -24,35 +24,18 @@ from adapters.sdk import (
     Sensitivity,
 )
 from adapters.sql import SqlAdapter, SqlColumn
+from tests.postgres import postgres_url as reachable_postgres_url
 
 pytestmark = pytest.mark.postgres
 
-_USERS = ("root", "postgres")
 _ALL = frozenset(PredicateOperator)
 _EQUALITY = frozenset({PredicateOperator.EQ, PredicateOperator.NE})
 
 
-def _reachable_url() -> str | None:
-    for user in _USERS:
-        url = f"postgresql+psycopg://{user}@127.0.0.1:5432/test"
-        engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
-        try:
-            with engine.connect():
-                return url
-        except sa.exc.OperationalError:
-            continue
-        finally:
-            engine.dispose()
-    return None
-
-
 @pytest.fixture(scope="module")
 def postgres_url() -> str:
-    """The URL of the test database, or a skip."""
-    url = _reachable_url()
-    if url is None:
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432/test as root or postgres")
-    return url
+    """The URL of the test database, or a skip (a failure in CI)."""
+    return reachable_postgres_url()
 
 
 @pytest.fixture

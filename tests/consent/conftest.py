@@ -2,7 +2,7 @@
 
 The store fixture runs once on a SQLite file and once on the machine's PostgreSQL
 (127.0.0.1:5432, database ``test``), in a schema of its own dropped afterwards; the
-PostgreSQL case is skipped when the server is unreachable.
+PostgreSQL case is skipped when the server is unreachable (except in CI: tests/postgres.py).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from consent import (
 from consent.database import create_consent_engine, sqlite_url
 from consent.migrations import upgrade
 from consent.store import ConsentStore
+from tests.postgres import postgres_url
 
 
 def national_id(first_nine: str) -> str:
@@ -145,27 +146,10 @@ def verifier(jwks: dict[str, Any]) -> JwksVerifier:
     return JwksVerifier(jwks)
 
 
-def _postgres_url() -> str | None:
-    for user in ("root", "postgres"):
-        candidate = f"postgresql+psycopg://{user}@127.0.0.1:5432/test"
-        probe = sa.create_engine(candidate, connect_args={"connect_timeout": 3})
-        try:
-            with probe.connect():
-                return candidate
-        except sa.exc.OperationalError:
-            pass
-        finally:
-            probe.dispose()
-    return None
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
-    """The PostgreSQL test database's URL, or a skip."""
-    url = _postgres_url()
-    if url is None:
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432/test")
-    return url
+    """The PostgreSQL test database's URL, or a skip (a failure in CI)."""
+    return postgres_url()
 
 
 @pytest.fixture(
