@@ -292,6 +292,13 @@ async def create_adapter_server(
             f"{agency_id}: mutual TLS needs the hub's fetch-token keys (a JWK Set file): "
             "the hub's TLS key alone must not be enough to read this agency"
         )
+    if tls is None:
+        _LOG.warning(
+            "%s: PLAINTEXT adapter: no TLS, any caller is admitted%s. For local debugging "
+            "and tests only; never expose it.",
+            agency_id,
+            "" if hub_keys is not None else ", no fetch tokens checked",
+        )
     tokens = None if hub_keys is None else FetchTokenVerifier.load(hub_keys, agency_id)
     credentials = None if tls is None else adapter_credentials(tls, agency_id)
     return await _start(
