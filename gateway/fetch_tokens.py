@@ -9,6 +9,7 @@ key is the hub's fetch-token key (Ed25519), never a client's and not its TLS key
 from __future__ import annotations
 
 import json
+import stat
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -68,11 +69,15 @@ class FetchTokenSigner:
 
         Raises:
             KeyFileError: the file is unreadable or not a PEM private key.
-            ConfigError: the key is not Ed25519.
+            ConfigError: the key is not Ed25519, or others than its owner may read it (the
+                key alone lets its holder read every agency).
         """
         key = load_private_key(path)
         if not isinstance(key, ed25519.Ed25519PrivateKey):
             raise ConfigError(f"{path}: the fetch-token key must be Ed25519")
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(f"{path}: readable by others (mode {mode & 0o777:o}); chmod 600 it")
         return cls(key, kid=kid, ttl_s=ttl_s)
 
     def mint(self, query: FetchQuery, *, agency_id: str, basis: Sequence[str] = ()) -> str:

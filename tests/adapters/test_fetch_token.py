@@ -401,4 +401,5 @@ def test_a_signer_key_file_must_hold_an_ed25519_key(tmp_path: Path) -> None:
     with pytest.raises(KeyFileError):
         FetchTokenSigner.from_key_file(tmp_path / "missing.key")
     path.write_bytes(private_key_pem(HUB_KEY))
+    path.chmod(0o600)
     assert FetchTokenSigner.from_key_file(path, kid="hub-2026").kid == "hub-2026"

@@ -385,6 +385,7 @@ async def test_a_hub_signing_with_a_key_the_agencies_do_not_trust_reads_nothing(
 
     stranger_key = tmp_path / "stranger-fetch-token.key"
     stranger_key.write_bytes(private_key_pem(ed25519.Ed25519PrivateKey.generate()))
+    stranger_key.chmod(0o600)
     stack = await open_stack(population, security, fetch_token_key_file=stranger_key)
     try:
         result = await stack.stub.Check(request(sample(population, "poor_head")), timeout=10)

@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import grpc
 import pytest
@@ -21,7 +22,8 @@ from adapters.errors import AdapterConfigError
 from adapters.pki.material import PkiLayout
 from adapters.sdk import FetchQuery, FetchResult, Predicate
 from adapters.server import create_adapter_server
-from gateway.auth.tokens import load_private_key
+from gateway.auth.tokens import load_private_key, private_key_pem
+from gateway.config import ConfigError
 from gateway.fetch_tokens import FetchTokenSigner
 from gateway.pki.tls import agency_channel_options, hub_channel_credentials
 from tests.e2e.test_security import error_reason
@@ -174,3 +176,13 @@ async def test_a_plaintext_adapter_checks_tokens_only_when_given_keys(
     await checked.fetch(QUERY, description, TIMEOUT, token=token)
     await unchecked.fetch(QUERY, description, TIMEOUT)  # local debugging: anyone may ask
     assert (checking.ran, open_door.ran) == (1, 1)
+
+
+def test_a_fetch_token_key_others_can_read_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "fetch-token.key"
+    path.write_bytes(private_key_pem(ed25519.Ed25519PrivateKey.generate()))
+    path.chmod(0o640)
+    with pytest.raises(ConfigError, match=r"readable by others \(mode 640\)"):
+        FetchTokenSigner.from_key_file(path)
+    path.chmod(0o600)
+    assert FetchTokenSigner.from_key_file(path).kid
