@@ -26,7 +26,6 @@ Nothing here imports the hub: the hub's signer (``gateway.fetch_tokens``) import
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import math
@@ -37,7 +36,6 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 import jwt
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from jwt import api_jws
 
@@ -52,14 +50,12 @@ from adapters.errors import (
     WrongFetchError,
     WrongSubjectsError,
 )
+from adapters.jwk_set import ALGORITHM, b64url, read_jwk_set
 from adapters.pki.material import HUB_SPIFFE_ID
 from adapters.sdk import FetchQuery, Predicate
 
 TOKEN_TYPE = "sakha-fetch+jwt"  # noqa: S105 - a JOSE media type, not a secret
 """The ``typ`` header of every fetch token (RFC 8725 3.11: explicit typing)."""
-
-ALGORITHM = "EdDSA"
-"""The only signature algorithm: Ed25519 (RFC 8037)."""
 
 ISSUER = HUB_SPIFFE_ID
 """The ``iss`` of every fetch token: the hub."""
@@ -104,7 +100,7 @@ def subject_digest(subjects: Sequence[str]) -> str:
             text = b'["' + joined.encode("ascii") + b'"]'
         else:
             text = json.dumps(list(subjects), ensure_ascii=False, separators=(",", ":")).encode()
-    return _b64(hashlib.sha256(text).digest())
+    return b64url(hashlib.sha256(text).digest())
 
 
 def _needs_escape(ascii_text: str) -> bool:
@@ -133,76 +129,6 @@ def bearer_token(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | No
 
 
 # --- keys -----------------------------------------------------------------------------------
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _raw(key: ed25519.Ed25519PublicKey) -> bytes:
-    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-
-
-def jwk_thumbprint(key: ed25519.Ed25519PublicKey) -> str:
-    """The key's RFC 7638 thumbprint (SHA-256, base64url): the default ``kid``."""
-    canonical = json.dumps(
-        {"crv": "Ed25519", "kty": "OKP", "x": _b64(_raw(key))}, separators=(",", ":")
-    )
-    return _b64(hashlib.sha256(canonical.encode("ascii")).digest())
-
-
-def public_jwk_set(keys: Mapping[str, ed25519.Ed25519PublicKey]) -> dict[str, Any]:
-    """The JWK Set (RFC 7517 section 5) that publishes ``keys`` by kid, for agencies."""
-    return {
-        "keys": [
-            {
-                "kty": "OKP",
-                "crv": "Ed25519",
-                "x": _b64(_raw(key)),
-                "kid": kid,
-                "alg": ALGORITHM,
-                "use": "sig",
-            }
-            for kid, key in sorted(keys.items())
-        ]
-    }
-
-
-def read_jwk_set(data: object, source: str) -> dict[str, ed25519.Ed25519PublicKey]:
-    """The public keys of a JWK Set by kid: OKP/Ed25519 keys only, each with a unique kid.
-
-    Raises:
-        AdapterConfigError: not a JWK Set, empty, a key of another type, a private key,
-            a missing or repeated kid, or ``alg``/``use`` other than EdDSA/sig.
-    """
-    keys = data.get("keys") if isinstance(data, dict) else None
-    if not isinstance(keys, list) or not keys:
-        raise AdapterConfigError(f"{source}: expected a JWK Set with at least one key")
-    found: dict[str, ed25519.Ed25519PublicKey] = {}
-    for index, entry in enumerate(keys):
-        where = f"{source}: keys[{index}]"
-        if not isinstance(entry, dict):
-            raise AdapterConfigError(f"{where}: not a JWK object")
-        kid = entry.get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise AdapterConfigError(f"{where}: needs a kid")
-        if kid in found:
-            raise AdapterConfigError(f"{where}: kid {kid!r} is listed twice")
-        if "d" in entry:
-            raise AdapterConfigError(f"{where}: a private key; publish only the public key")
-        if (entry.get("kty"), entry.get("crv")) != ("OKP", "Ed25519"):
-            raise AdapterConfigError(f"{where}: only OKP/Ed25519 keys sign fetch tokens")
-        for name, expected in (("alg", ALGORITHM), ("use", "sig")):
-            if name in entry and entry[name] != expected:
-                raise AdapterConfigError(f"{where}: {name} must be {expected!r} when given")
-        try:
-            key = jwt.PyJWK(dict(entry), algorithm=ALGORITHM).key
-        except (jwt.PyJWTError, ValueError, TypeError):
-            raise AdapterConfigError(f"{where}: not a valid Ed25519 public key (x)") from None
-        if not isinstance(key, ed25519.Ed25519PublicKey):
-            raise AdapterConfigError(f"{where}: not an Ed25519 public key")
-        found[kid] = key
-    return found
 
 
 # --- verifying --------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ from collections.abc import Callable, Sequence
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from adapters.fetch_token import FetchTokenVerifier, read_jwk_set, subject_digest
+from adapters.fetch_token import FetchTokenVerifier, subject_digest
+from adapters.jwk_set import read_jwk_set
 from adapters.sdk import FetchQuery, Predicate, PredicateOperator
 from bench._stats import environment_line, markdown_table
 from gateway.fetch_tokens import FetchTokenSigner

@@ -18,8 +18,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from jwt import api_jws
-from jwt.algorithms import OKPAlgorithm
 
+from adapters.jwk_set import ALGORITHM, public_jwk_set, read_jwk_set
 from consent.errors import InvalidArtefactError, SignatureDefect, SignatureError
 from consent.mandate import Mandate
 from consent.model import ConsentArtefact
@@ -31,9 +31,6 @@ from consent.payload import (
     mandate_from_payload,
     mandate_payload,
 )
-
-ALGORITHM = "EdDSA"
-"""The only JWS algorithm used and accepted."""
 
 CONSENT_TYPE = "sakha-consent+jwt"
 """The ``typ`` header of a signed consent artefact."""
@@ -47,8 +44,8 @@ MAX_JWS_CHARS = 64 * 1024
 
 def public_jwk(public_key: ed25519.Ed25519PublicKey, kid: str) -> dict[str, str]:
     """``public_key`` as a JWK (RFC 8037 §2): kty OKP, crv Ed25519, with kid, use and alg."""
-    jwk: dict[str, str] = OKPAlgorithm.to_jwk(public_key, as_dict=True)
-    return {**jwk, "kid": kid, "use": "sig", "alg": ALGORITHM}
+    jwk: dict[str, str] = public_jwk_set({kid: public_key})["keys"][0]
+    return jwk
 
 
 @dataclass(frozen=True)
@@ -110,23 +107,11 @@ class JwksVerifier:
         Raises:
             ValueError: the document is not a JWK Set of Ed25519 keys with distinct kids.
         """
-        keys = jwks.get("keys") if isinstance(jwks, Mapping) else None
-        if not isinstance(keys, list) or not keys:
-            raise ValueError('a JWK Set is {"keys": [...]} with at least one key')
-        self._keys: dict[str, Any] = {}
-        for jwk in keys:
-            kid = jwk.get("kid") if isinstance(jwk, Mapping) else None
-            if not isinstance(kid, str) or not kid or kid in self._keys:
-                raise ValueError("every key of the set needs a kid of its own")
-            if (jwk.get("kty"), jwk.get("crv"), jwk.get("alg", ALGORITHM)) != (
-                "OKP",
-                "Ed25519",
-                ALGORITHM,
-            ) or jwk.get("use", "sig") != "sig":
-                raise ValueError(f"key {kid!r} is not an Ed25519 signing key (OKP, EdDSA)")
-            if "d" in jwk:
-                raise ValueError(f"key {kid!r} holds a private part: publish public keys only")
-            self._keys[kid] = jwt.PyJWK(dict(jwk), algorithm=ALGORITHM).key
+        self._keys: dict[str, Any] = dict(
+            read_jwk_set(
+                dict(jwks) if isinstance(jwks, Mapping) else jwks, "JWK Set", error=ValueError
+            )
+        )
 
     @classmethod
     def from_json(cls, text: str) -> JwksVerifier:

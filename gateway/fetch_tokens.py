@@ -18,15 +18,8 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from adapters.fetch_token import (
-    ALGORITHM,
-    ISSUER,
-    MAX_LIFETIME_S,
-    TOKEN_TYPE,
-    jwk_thumbprint,
-    public_jwk_set,
-    request_claims,
-)
+from adapters.fetch_token import ISSUER, MAX_LIFETIME_S, TOKEN_TYPE, request_claims
+from adapters.jwk_set import ALGORITHM, jwk_thumbprint, public_jwk_set
 from adapters.sdk import FetchQuery
 from gateway.auth.tokens import load_private_key
 from gateway.config import ConfigError

@@ -24,18 +24,16 @@ from jwt import api_jws
 
 from adapters.errors import AdapterConfigError, FetchTokenError
 from adapters.fetch_token import (
-    ALGORITHM,
     ISSUER,
     TOKEN_TYPE,
     FetchTokenVerifier,
     VerifiedFetch,
     bearer_token,
-    jwk_thumbprint,
     predicate_text,
-    read_jwk_set,
     request_claims,
     subject_digest,
 )
+from adapters.jwk_set import ALGORITHM, jwk_thumbprint, read_jwk_set
 from adapters.sdk import FetchQuery, Predicate, PredicateOperator
 from gateway.auth.errors import KeyFileError
 from gateway.auth.tokens import private_key_pem

@@ -11,7 +11,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from adapters.errors import SourceFailureError, WrongSubjectsError
-from adapters.fetch_token import FetchTokenVerifier, read_jwk_set
+from adapters.fetch_token import FetchTokenVerifier
+from adapters.jwk_set import read_jwk_set
 from adapters.memory import MemoryAdapter
 from adapters.sdk import AgencyDescription, FetchQuery, FetchResult, Predicate
 from gateway.engine.outcome import SourceStatus
