@@ -21,6 +21,17 @@ from grpc_status import rpc_status
 
 from adapters.interceptors.wrap import TimeLimitExceededError
 from adapters.malformed import MalformedMessageError
+from consent import (
+    ConsentDeniedError,
+    DuplicateError,
+    IllegalTransitionError,
+    InvalidArtefactError,
+    SignatureError,
+    TemplateViolationError,
+    UnknownConsentError,
+    UnknownMandateError,
+)
+from consent.store import ConcurrentChangeError
 from gateway.auth.errors import AuthenticationError, PermissionDeniedError, RateLimitedError
 from gateway.errors import (
     DeadlineRequiredError,
@@ -30,6 +41,7 @@ from gateway.errors import (
     InvalidRequestError,
     LimitExceededError,
 )
+from gateway.legal_basis import NoConsentTemplateError
 from gateway.programs.errors import ProgramError, UnknownProgramError
 
 _log = logging.getLogger(__name__)
@@ -75,6 +87,41 @@ def _resource_info(exc: Exception) -> list[Any]:
     ]
 
 
+def _missing(resource_type: str, reason: str) -> Callable[[Exception], list[Any]]:
+    def build(exc: Exception) -> list[Any]:
+        return [
+            error_details_pb2.ResourceInfo(resource_type=resource_type, description=str(exc)),
+            error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN),
+        ]
+
+    return build
+
+
+def _consent_denied(exc: Exception) -> list[Any]:
+    assert isinstance(exc, ConsentDeniedError)  # noqa: S101 - the table's row guarantees it
+    return [
+        error_details_pb2.ErrorInfo(
+            reason=str(exc.reason), domain=ERROR_DOMAIN, metadata={"detail": exc.detail}
+        )
+    ]
+
+
+def _outside_template(exc: Exception) -> list[Any]:
+    assert isinstance(exc, TemplateViolationError)  # noqa: S101 - the table's row guarantees it
+    violation = error_details_pb2.BadRequest.FieldViolation(
+        field=exc.field, description=str(exc), reason="OUTSIDE_TEMPLATE"
+    )
+    return [
+        error_details_pb2.BadRequest(field_violations=[violation]),
+        error_details_pb2.ErrorInfo(reason="OUTSIDE_TEMPLATE", domain=ERROR_DOMAIN),
+    ]
+
+
+def _signature_info(exc: Exception) -> list[Any]:
+    assert isinstance(exc, SignatureError)  # noqa: S101 - the table's row guarantees it
+    return [error_details_pb2.ErrorInfo(reason=str(exc.defect), domain=ERROR_DOMAIN)]
+
+
 def _auth_info(exc: Exception) -> list[Any]:
     reason = getattr(exc, "reason", "") or type(exc).__name__
     return [error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN)]
@@ -102,7 +149,17 @@ STATUS_TABLE: tuple[tuple[type[Exception], int, Callable[[Exception], list[Any]]
     (UnknownProgramError, code_pb2.NOT_FOUND, _resource_info),
     (DeadlineTooShortError, code_pb2.DEADLINE_EXCEEDED, _error_info("DEADLINE_TOO_SHORT")),
     (HubUnavailableError, code_pb2.UNAVAILABLE, _error_info("HUB_UNAVAILABLE")),
+    (NoConsentTemplateError, code_pb2.FAILED_PRECONDITION, _error_info("MANDATE_PROGRAM")),
     (ProgramError, code_pb2.FAILED_PRECONDITION, _error_info("PROGRAM_NOT_IN_FORCE")),
+    (ConsentDeniedError, code_pb2.PERMISSION_DENIED, _consent_denied),
+    (TemplateViolationError, code_pb2.INVALID_ARGUMENT, _outside_template),
+    (SignatureError, code_pb2.INVALID_ARGUMENT, _signature_info),
+    (InvalidArtefactError, code_pb2.INVALID_ARGUMENT, _error_info("INVALID_ARTEFACT")),
+    (UnknownConsentError, code_pb2.NOT_FOUND, _missing("consent", "UNKNOWN_CONSENT")),
+    (UnknownMandateError, code_pb2.NOT_FOUND, _missing("mandate", "UNKNOWN_MANDATE")),
+    (IllegalTransitionError, code_pb2.FAILED_PRECONDITION, _error_info("ILLEGAL_TRANSITION")),
+    (DuplicateError, code_pb2.ALREADY_EXISTS, _error_info("ALREADY_EXISTS")),
+    (ConcurrentChangeError, code_pb2.ABORTED, _error_info("CONCURRENT_CHANGE")),
 )
 
 

@@ -28,6 +28,7 @@ from jwt.utils import base64url_decode
 from consent.database import WRITE, create_consent_engine
 from consent.decision import (
     Allowed,
+    Basis,
     ConsentState,
     UseRequest,
     decide_consent,
@@ -574,11 +575,14 @@ class ConsentStore:
     ) -> list[Allowed | ConsentDeniedError]:
         """Decide and record the uses of one group, in one transaction.
 
-        The consents the group cites are read (and locked) in one query, their recent uses
-        in another, the mandates in a third; each request is decided in order against the
-        state as the requests before it left it (a one-time consent cited twice in a group
-        is spent by the first); the allowed uses are written, and the use counts updated
-        conditionally, before the one commit.
+        A request cites a consent, a mandate, or neither: then the subject's own consents
+        for the request's organisation and program are candidates, newest first, and the
+        first that allows the use is used (when none does, the newest one's refusal is
+        given). The consents the group cites or may use are read (and locked) in one query,
+        their recent uses in another, the mandates in a third; each request is decided in
+        order against the state as the requests before it left it (a one-time consent used
+        twice in a group is spent by the first); the allowed uses are written, and the use
+        counts updated conditionally, before the one commit.
 
         Returns:
             One outcome per request, in order: :class:`Allowed` (what to record in the audit
@@ -587,22 +591,24 @@ class ConsentStore:
         now = _now(now)
         consent_ids = {r.consent_id for r in requests if r.consent_id}
         mandate_ids = {r.mandate_id for r in requests if r.mandate_id}
+        lookups = [r for r in requests if not r.consent_id and not r.mandate_id]
         outcomes: list[Allowed | ConsentDeniedError] = []
         with self._write() as connection:
-            states = self._locked_states(connection, consent_ids, now)
+            states = self._locked_states(connection, consent_ids, lookups, now)
             found_mandates = self._mandates_in(connection, mandate_ids)
             seen = {cid: state.use_count for cid, state in states.items()}
+            candidates = _candidates(states)
             used: list[dict[str, Any]] = []
             for request in requests:
                 try:
-                    allowed = _decide(request, states, found_mandates, now)
+                    allowed = _decide(request, states, candidates, found_mandates, now)
                 except ConsentDeniedError as denied:
                     outcomes.append(denied)
                     continue
                 outcomes.append(allowed)
-                if request.consent_id:
-                    state = states[request.consent_id]
-                    states[request.consent_id] = ConsentState(
+                if allowed.basis is Basis.CONSENT:
+                    state = states[allowed.reference]
+                    states[allowed.reference] = ConsentState(
                         state.artefact,
                         state.status,
                         state.use_count + 1,
@@ -610,7 +616,7 @@ class ConsentStore:
                     )
                     used.append(
                         {
-                            "consent_id": request.consent_id,
+                            "consent_id": allowed.reference,
                             "used_at": now,
                             "organisation_id": request.organisation_id,
                             "program_id": request.program_id,
@@ -637,13 +643,27 @@ class ConsentStore:
         return outcomes
 
     def _locked_states(
-        self, connection: sa.Connection, consent_ids: set[str], now: dt.datetime
+        self,
+        connection: sa.Connection,
+        consent_ids: set[str],
+        lookups: Sequence[UseRequest],
+        now: dt.datetime,
     ) -> dict[str, ConsentState]:
-        if not consent_ids:
+        if not consent_ids and not lookups:
             return {}
+        wanted: sa.ColumnElement[bool] = consents.c.id.in_(consent_ids)
+        if lookups:
+            wanted = sa.or_(
+                wanted,
+                sa.and_(
+                    consents.c.subject.in_({r.subject for r in lookups}),
+                    consents.c.program_id.in_({r.program_id for r in lookups}),
+                    consents.c.organisation_id.in_({r.organisation_id for r in lookups}),
+                ),
+            )
         rows = connection.execute(
             sa.select(consents)
-            .where(consents.c.id.in_(consent_ids))
+            .where(wanted)
             .order_by(consents.c.id)  # one lock order for every transaction: no deadlock
             .with_for_update()
         ).all()
@@ -676,9 +696,32 @@ class ConsentStore:
         return {row.id: _mandate_record(row) for row in rows}
 
 
+_Consumer = tuple[str, str, str]
+"""(subject, organisation, program): whose consents a request without a citation may use."""
+
+
+def _candidates(states: dict[str, ConsentState]) -> dict[_Consumer, list[str]]:
+    """The consents of each subject and consumer, newest first."""
+    found: dict[_Consumer, list[ConsentState]] = {}
+    for state in states.values():
+        artefact = state.artefact
+        key = (artefact.subject, artefact.consumer.organisation_id, artefact.consumer.program_id)
+        found.setdefault(key, []).append(state)
+    return {
+        key: [
+            s.artefact.id
+            for s in sorted(
+                group, key=lambda s: (s.artefact.created_at, s.artefact.id), reverse=True
+            )
+        ]
+        for key, group in found.items()
+    }
+
+
 def _decide(
     request: UseRequest,
     states: dict[str, ConsentState],
+    candidates: dict[_Consumer, list[str]],
     found_mandates: dict[str, MandateRecord],
     now: dt.datetime,
 ) -> Allowed:
@@ -696,7 +739,21 @@ def _decide(
                 DenialReason.NO_MANDATE, f"no mandate has id {request.mandate_id!r}"
             )
         return decide_mandate(record.mandate, record.status, request, now)
-    raise ConsentDeniedError(DenialReason.NO_CONSENT, "the check cites no consent or mandate")
+    own = candidates.get((request.subject, request.organisation_id, request.program_id), [])
+    if not own:
+        raise ConsentDeniedError(
+            DenialReason.NO_CONSENT,
+            f"the subject has given {request.organisation_id!r} no consent for program "
+            f"{request.program_id!r}",
+        )
+    refusal: ConsentDeniedError | None = None
+    for consent_id in own:
+        try:
+            return decide_consent(states[consent_id], request, now)
+        except ConsentDeniedError as denied:
+            refusal = refusal or denied
+    assert refusal is not None  # noqa: S101 - own is not empty
+    raise refusal
 
 
 def _kid(jws: str) -> str:

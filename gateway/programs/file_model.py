@@ -8,7 +8,10 @@ A program file (``<id>.yaml``; the shipped programs in ``builtin/`` are complete
     description: {en: ..., fa: ...}
     need_category: financial           # financial | medical | social_work | emotional
     unit: household                    # person | household
-    legal_basis: {kind: consent}       # or {kind: mandate, citation: "..."}
+    legal_basis:                       # or {kind: mandate, mandate: <registered mandate id>}
+      kind: consent
+      consent: {max_validity_days: 365, fetch_type: PERIODIC,
+                max_frequency: {max_uses: 4, per_days: 30}, max_data_life_days: 90}
     purposes: [livelihood_support]
     parameters:                        # integers only (money in rials)
       max_income: {unit: IRR, values: [{from: 2025-03-21, value: 300000000}, ...]}
@@ -50,6 +53,7 @@ from pydantic import Field, PlainValidator
 
 from adapters.sdk import PredicateOperator, Value
 from adapters.typed_config import ConfigModel
+from consent import FetchType
 from gateway.engine.outcome import Decision, RuleOutcome
 from gateway.programs.model import (
     Aggregate,
@@ -97,6 +101,7 @@ _Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
 _Text = Annotated[str, Field(pattern=r"\S")]
 _Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 _ReasonCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
+_ArtefactId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")]
 _AttributeRef = Annotated[str, Field(pattern=r"^(?:[a-z][a-z0-9_]*|\*)\.[a-z][a-z0-9_]*$")]
 
 
@@ -109,13 +114,42 @@ class LocalizedTextFile(ConfigModel):
     """The Persian text."""
 
 
+class FrequencyFile(ConfigModel):
+    """At most ``max_uses`` uses in any ``per_days`` days."""
+
+    max_uses: Annotated[int, Field(ge=1, le=10_000)]
+    """The most uses in the window."""
+    per_days: Annotated[int, Field(ge=1, le=3660)]
+    """The window's length in days."""
+
+
+class ConsentLimitsFile(ConfigModel):
+    """The most a consent for this program may allow; a consent beyond it is refused at grant.
+
+    The agencies and attributes a consent may cover are those the program's facts read (and
+    the civil registry's identity and household attributes): they are not repeated here.
+    """
+
+    max_validity_days: Annotated[int, Field(ge=1, le=3660)]
+    """The longest validity window, in days."""
+    fetch_type: FetchType
+    """``ONE_TIME`` (spent by its first check) or ``PERIODIC`` (allows one-time ones too)."""
+    max_frequency: FrequencyFile | None = None
+    """For ``PERIODIC``: the most checks in any window; none for ``ONE_TIME``."""
+    max_data_life_days: Annotated[int, Field(ge=1, le=3660)]
+    """The longest the consumer may keep a check's result, in days."""
+
+
 class LegalBasisFile(ConfigModel):
-    """Why looking a subject up is lawful."""
+    """Why looking a subject up is lawful: the subject's consent, or a registered mandate."""
 
     kind: LegalBasisKind
-    """``consent`` (the subject agreed) or ``mandate`` (a law obliges the agencies)."""
-    citation: _Text | None = None
-    """The law a mandate cites; a mandate needs one, a consent takes none."""
+    """``consent`` (every check cites the subject's consent) or ``mandate`` (a law covers it)."""
+    consent: ConsentLimitsFile | None = None
+    """For ``consent``: the limits of a consent for this program (required)."""
+    mandate: _ArtefactId | None = None
+    """For ``mandate``: the id of the registered mandate that covers it (required); checks
+    are refused while it is not registered, suspended or lapsed."""
 
 
 class ParameterValueFile(ConfigModel):
@@ -240,7 +274,8 @@ class ProgramFile(ConfigModel):
     unit: ProgramUnit
     """Whom the decision is about: one person or the person's household."""
     legal_basis: LegalBasisFile
-    """Why the lookup is lawful: ``{kind: consent}`` or ``{kind: mandate, citation: ...}``."""
+    """Why the lookup is lawful: ``{kind: consent, consent: {...}}`` or ``{kind: mandate,
+    mandate: <id>}``."""
     purposes: _NonEmpty[_Identifier]
     """The purposes it may be checked for, each once; any other purpose is refused."""
     parameters: dict[_Identifier, ParameterFile] = Field(default={})

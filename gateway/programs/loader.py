@@ -32,6 +32,7 @@ import cel
 from adapters.sdk import Value
 from adapters.strict_yaml import DuplicateKeyError
 from adapters.typed_config import load_yaml, located, validate
+from consent import FetchType, Frequency
 from gateway.engine.outcome import ReasonCode
 from gateway.programs.errors import (
     DuplicateIdError,
@@ -51,6 +52,7 @@ from gateway.programs.file_model import (
     CaseFile,
     ExpectationFile,
     FactFile,
+    LegalBasisFile,
     LocalizedTextFile,
     ParameterFile,
     PredicateFile,
@@ -63,10 +65,12 @@ from gateway.programs.model import (
     HOUSEHOLD_SIZE,
     PARAMS,
     AttributeRef,
+    ConsentLimits,
     Expectation,
     Fact,
     FactPredicate,
     LegalBasis,
+    LegalBasisKind,
     LocalizedText,
     Parameter,
     ParameterValue,
@@ -233,6 +237,44 @@ class _Checks:
             self.fail(InvalidValueError, key, str(exc))
 
 
+def _legal_basis(check: _Checks, basis: LegalBasisFile) -> LegalBasis:
+    if basis.kind is LegalBasisKind.MANDATE:
+        if basis.mandate is None or basis.consent is not None:
+            check.fail(
+                InvalidValueError,
+                "legal_basis",
+                "a mandate program names its registered mandate (mandate: <id>) and gives no "
+                "consent limits",
+            )
+        return LegalBasis(basis.kind, mandate_id=basis.mandate)
+    limits = basis.consent
+    if limits is None or basis.mandate is not None:
+        check.fail(
+            InvalidValueError,
+            "legal_basis.consent",
+            "a consent program gives the limits of its consents (max_validity_days, "
+            "fetch_type, max_data_life_days, and max_frequency when PERIODIC) and no mandate",
+        )
+    frequency = limits.max_frequency
+    if (limits.fetch_type is FetchType.PERIODIC) != (frequency is not None):
+        check.fail(
+            InvalidValueError,
+            "legal_basis.consent.max_frequency",
+            "a PERIODIC consent needs a frequency limit; a ONE_TIME one takes none",
+        )
+    return LegalBasis(
+        basis.kind,
+        consent=ConsentLimits(
+            max_validity=dt.timedelta(days=limits.max_validity_days),
+            fetch_type=limits.fetch_type,
+            max_frequency=None
+            if frequency is None
+            else Frequency(frequency.max_uses, dt.timedelta(days=frequency.per_days)),
+            max_data_life=dt.timedelta(days=limits.max_data_life_days),
+        ),
+    )
+
+
 def _to_program(
     parsed: ProgramFile, check: _Checks, *, path: Path, digest: str, in_force_on: dt.date
 ) -> Program:
@@ -252,7 +294,6 @@ def _to_program(
                 parameter.value_at(when)
             except ParameterNotInForceError as exc:
                 check.fail(ParameterNotInForceError, key, str(exc))
-    basis = parsed.legal_basis
     return Program(
         id=parsed.id,
         version=parsed.version,
@@ -260,9 +301,7 @@ def _to_program(
         description=_localized(parsed.description),
         need_category=parsed.need_category,
         unit=parsed.unit,
-        legal_basis=check.build(
-            "legal_basis", lambda: LegalBasis(basis.kind, basis.citation or "")
-        ),
+        legal_basis=_legal_basis(check, parsed.legal_basis),
         purposes=tuple(parsed.purposes),
         parameters=tuple(parameters.values()),
         facts=tuple(facts.values()),

@@ -20,6 +20,7 @@ from typing import ClassVar
 import cel
 
 from adapters.sdk import PredicateOperator, Value
+from consent import FetchType, Frequency
 from gateway.programs.errors import ParameterNotInForceError
 
 PARAMS = "params"
@@ -58,22 +59,42 @@ class LegalBasisKind(enum.Enum):
 
 
 @dataclass(frozen=True)
-class LegalBasis:
-    """The program's legal basis; a mandate cites its law, a consent cites nothing."""
+class ConsentLimits:
+    """The most a consent for a program may allow, besides what its plan touches.
 
-    kind: LegalBasisKind
-    citation: str = ""
+    The agencies and attributes a consent may name are not written here: they are what the
+    program's plan reads (see :func:`gateway.legal_basis.consent_template`), so the two
+    cannot drift apart.
+    """
+
+    max_validity: dt.timedelta
+    fetch_type: FetchType
+    max_frequency: Frequency | None
+    max_data_life: dt.timedelta
 
     def __post_init__(self) -> None:
-        if self.kind is LegalBasisKind.MANDATE and not self.citation.strip():
-            raise ValueError("a mandate needs a citation")
-        if self.kind is LegalBasisKind.CONSENT and self.citation:
-            raise ValueError("a consent basis takes no citation")
+        if (self.fetch_type is FetchType.PERIODIC) != (self.max_frequency is not None):
+            raise ValueError("a periodic consent needs a frequency limit; a one-time one has none")
+
+
+@dataclass(frozen=True)
+class LegalBasis:
+    """The program's legal basis: the subject's consent (within ``consent``), or a mandate."""
+
+    kind: LegalBasisKind
+    consent: ConsentLimits | None = None
+    mandate_id: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind is LegalBasisKind.MANDATE and (not self.mandate_id or self.consent):
+            raise ValueError("a mandate basis names its mandate and no consent limits")
+        if self.kind is LegalBasisKind.CONSENT and (self.consent is None or self.mandate_id):
+            raise ValueError("a consent basis gives its consent limits and no mandate")
 
     def summary(self) -> str:
-        """One line for humans and the wire: ``consent`` or ``mandate: <citation>``."""
+        """One line for humans and the wire: ``consent`` or ``mandate: <mandate id>``."""
         if self.kind is LegalBasisKind.MANDATE:
-            return f"mandate: {self.citation}"
+            return f"mandate: {self.mandate_id}"
         return "consent"
 
 

@@ -437,6 +437,7 @@ def test_a_group_is_decided_and_recorded_in_one_go(
         dataclasses.replace(under_mandate, mandate_id="m-2"),
         dataclasses.replace(under_mandate, mandate_id="m-404"),
         use(consent_id=""),
+        use(consent_id="", organisation_id="bank_melli"),
     ]
     outcomes = store.authorize_group(group, now=NOW)
     assert [o if isinstance(o, Allowed) else o.reason for o in outcomes] == [
@@ -450,12 +451,33 @@ def test_a_group_is_decided_and_recorded_in_one_go(
         Allowed(Basis.MANDATE, "m-1"),
         R.MANDATE_SUSPENDED,
         R.NO_MANDATE,
+        Allowed(Basis.CONSENT, "c-1"),  # found by subject: c-once is spent, c-1 allows it
         R.NO_CONSENT,
     ]
-    assert _rows(engine)["consent_uses"] == 2
+    assert _rows(engine)["consent_uses"] == 3
     assert store.get("c-once", now=NOW).use_count == 1
     assert store.get("c-1", now=NOW).last_used_at == NOW
-    assert store.uses("c-1") == [NOW]
+    assert store.uses("c-1") == [NOW, NOW]
+
+
+def test_a_check_citing_no_consent_uses_the_subjects_own_newest_first(
+    store: ConsentStore, signer: ConsentSigner
+) -> None:
+    grant(store, signer, id="c-old")
+    grant(store, signer, id="c-new", created_at=NOW + DAY)
+    grant(store, signer, id="c-else", subject=OTHER, grantor=Grantor(OTHER))
+    later = NOW + 2 * DAY
+    [outcome] = store.authorize_group([use(consent_id="")], now=later)
+    assert outcome == Allowed(Basis.CONSENT, "c-new")
+    store.revoke("c-new", actor="subject", why="changed my mind", now=later)
+    [outcome] = store.authorize_group([use(consent_id="")], now=later)
+    assert outcome == Allowed(Basis.CONSENT, "c-old")
+    store.pause("c-old", actor="subject", why="travelling", now=later)
+    [outcome] = store.authorize_group([use(consent_id="")], now=later)
+    assert isinstance(outcome, ConsentDeniedError)
+    assert outcome.reason is R.REVOKED  # the newest consent's refusal
+    [outcome] = store.authorize_group([use(consent_id="", purpose="other")], now=later)
+    assert isinstance(outcome, ConsentDeniedError)
 
 
 def test_a_periodic_consent_refuses_uses_beyond_its_frequency(

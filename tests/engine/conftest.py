@@ -84,7 +84,15 @@ def make_program(tmp_path: Path, as_of: dt.date) -> ProgramFactory:
             "description": {"en": "A sample program", "fa": "برنامه نمونه"},
             "need_category": "financial",
             "unit": unit,
-            "legal_basis": {"kind": "consent"},
+            "legal_basis": {
+                "kind": "consent",
+                "consent": {
+                    "max_validity_days": 365,
+                    "fetch_type": "PERIODIC",
+                    "max_frequency": {"max_uses": 4, "per_days": 30},
+                    "max_data_life_days": 90,
+                },
+            },
             "purposes": ["testing"],
             "parameters": dict(parameters or {}),
             "facts": dict(facts),

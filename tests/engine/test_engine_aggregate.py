@@ -109,7 +109,15 @@ def wealth_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
         "description": {"en": "Wealth test", "fa": "آزمون دارایی"},
         "need_category": "financial",
         "unit": "household",
-        "legal_basis": {"kind": "consent"},
+        "legal_basis": {
+            "kind": "consent",
+            "consent": {
+                "max_validity_days": 365,
+                "fetch_type": "PERIODIC",
+                "max_frequency": {"max_uses": 4, "per_days": 30},
+                "max_data_life_days": 90,
+            },
+        },
         "purposes": ["testing"],
         "facts": {
             "wealth": {

@@ -174,7 +174,15 @@ def _program_document() -> dict[str, object]:
         "description": {"en": "A sample program", "fa": "برنامه نمونه"},
         "need_category": "financial",
         "unit": "person",
-        "legal_basis": {"kind": "consent"},
+        "legal_basis": {
+            "kind": "consent",
+            "consent": {
+                "max_validity_days": 365,
+                "fetch_type": "PERIODIC",
+                "max_frequency": {"max_uses": 4, "per_days": 30},
+                "max_data_life_days": 90,
+            },
+        },
         "purposes": [PURPOSE, "other_use"],
         "parameters": {},
         "facts": {

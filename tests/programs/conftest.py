@@ -78,7 +78,15 @@ VALID: Mapping[str, Any] = {
     "description": {"en": "A sample program", "fa": "برنامه نمونه"},
     "need_category": "financial",
     "unit": "household",
-    "legal_basis": {"kind": "consent"},
+    "legal_basis": {
+        "kind": "consent",
+        "consent": {
+            "max_validity_days": 365,
+            "fetch_type": "PERIODIC",
+            "max_frequency": {"max_uses": 4, "per_days": 30},
+            "max_data_life_days": 90,
+        },
+    },
     "purposes": ["testing", "caseload_review"],
     "parameters": {
         "max_income": {

@@ -72,7 +72,7 @@ title: {en: Program, fa: برنامه}
 description: {en: A program, fa: یک برنامه}
 need_category: financial
 unit: household
-legal_basis: {kind: consent}
+legal_basis: {kind: mandate, mandate: m-1}
 purposes: [testing]
 parameters:
   max_income: {unit: IRR, values: [{from: 2025-03-21, value: 100}]}
