@@ -19,6 +19,7 @@ from gateway.engine.planner import Plan, plan
 from gateway.programs.loader import load_program
 from gateway.programs.model import Program
 from gateway.programs.testing import describe_agencies, write_program
+from tests.program_files import CONSENT_BASIS
 
 TABLE: Mapping[str, Mapping[str, str]] = {
     "civil_registry": {
@@ -84,15 +85,7 @@ def make_program(tmp_path: Path, as_of: dt.date) -> ProgramFactory:
             "description": {"en": "A sample program", "fa": "برنامه نمونه"},
             "need_category": "financial",
             "unit": unit,
-            "legal_basis": {
-                "kind": "consent",
-                "consent": {
-                    "max_validity_days": 365,
-                    "fetch_type": "PERIODIC",
-                    "max_frequency": {"max_uses": 4, "per_days": 30},
-                    "max_data_life_days": 90,
-                },
-            },
+            "legal_basis": CONSENT_BASIS,
             "purposes": ["testing"],
             "parameters": dict(parameters or {}),
             "facts": dict(facts),

@@ -17,6 +17,7 @@ from gateway.engine.planner import Plan, plan
 from gateway.programs.loader import load_program
 from gateway.programs.model import Aggregate
 from gateway.programs.testing import describe_agencies, simulate_unit, write_program
+from tests.program_files import CONSENT_BASIS
 
 AGENCIES = ("bank_a", "bank_b", "relief", "welfare")
 money = st.integers(min_value=0, max_value=10**12)
@@ -109,15 +110,7 @@ def wealth_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
         "description": {"en": "Wealth test", "fa": "آزمون دارایی"},
         "need_category": "financial",
         "unit": "household",
-        "legal_basis": {
-            "kind": "consent",
-            "consent": {
-                "max_validity_days": 365,
-                "fetch_type": "PERIODIC",
-                "max_frequency": {"max_uses": 4, "per_days": 30},
-                "max_data_life_days": 90,
-            },
-        },
+        "legal_basis": CONSENT_BASIS,
         "purposes": ["testing"],
         "facts": {
             "wealth": {

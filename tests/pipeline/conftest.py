@@ -28,6 +28,7 @@ from gateway.fanout import AgencyDirectory
 from gateway.pipeline import CoalesceSettings, Pipeline
 from gateway.programs.loader import ProgramRegistry, load_programs
 from gateway.programs.testing import describe_agencies, write_program
+from tests.program_files import CONSENT_BASIS
 
 PROGRAM = "sample"
 PURPOSE = "testing"
@@ -174,15 +175,7 @@ def _program_document() -> dict[str, object]:
         "description": {"en": "A sample program", "fa": "برنامه نمونه"},
         "need_category": "financial",
         "unit": "person",
-        "legal_basis": {
-            "kind": "consent",
-            "consent": {
-                "max_validity_days": 365,
-                "fetch_type": "PERIODIC",
-                "max_frequency": {"max_uses": 4, "per_days": 30},
-                "max_data_life_days": 90,
-            },
-        },
+        "legal_basis": CONSENT_BASIS,
         "purposes": [PURPOSE, "other_use"],
         "parameters": {},
         "facts": {

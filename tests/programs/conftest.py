@@ -14,6 +14,7 @@ from gateway.engine.catalogue import Catalogue
 from gateway.programs.loader import load_program
 from gateway.programs.model import Program
 from gateway.programs.testing import describe_agencies, write_program
+from tests.program_files import CONSENT_BASIS
 
 _AID = "bool eq"
 _MONEY = "int64 lt le gt ge"
@@ -78,15 +79,7 @@ VALID: Mapping[str, Any] = {
     "description": {"en": "A sample program", "fa": "برنامه نمونه"},
     "need_category": "financial",
     "unit": "household",
-    "legal_basis": {
-        "kind": "consent",
-        "consent": {
-            "max_validity_days": 365,
-            "fetch_type": "PERIODIC",
-            "max_frequency": {"max_uses": 4, "per_days": 30},
-            "max_data_life_days": 90,
-        },
-    },
+    "legal_basis": CONSENT_BASIS,
     "purposes": ["testing", "caseload_review"],
     "parameters": {
         "max_income": {
