@@ -15,7 +15,9 @@ claims:
 - ``attributes``: the request's attribute names, in request order;
 - ``predicates``: each predicate as :func:`predicate_text`, in request order;
 - ``purpose``, ``as_of`` (``YYYY-MM-DD``): as in the request;
-- ``basis``: the consent and mandate references the fetch is made under (sorted strings);
+- ``basis``: the consent and mandate references the fetch is made under (sorted strings;
+  when a fetch is made under more than 16, as a batch with one consent per subject is, the
+  single string ``sha256:<hex>`` of their sorted lines, each ended by a newline);
 - ``sub``: :func:`subject_digest` of the request's subjects, in request order.
 
 The request-bound claims are :func:`request_claims` of the query, on both sides: the hub

@@ -44,7 +44,7 @@ from consent.model import (
 )
 from consent.signing import ConsentSigner, JwksVerifier, jwk_set, public_jwk
 from consent.status import ConsentStatus, HistoryEvent, MandateStatus, effective_status
-from consent.template import ConsentTemplate, fits
+from consent.template import ConsentTemplate, fits, widest_artefact
 
 __all__ = [
     "Allowed",
@@ -89,4 +89,5 @@ __all__ = [
     "jwk_set",
     "public_jwk",
     "refs",
+    "widest_artefact",
 ]

@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from consent.errors import TemplateViolationError
 from consent.model import (
     AttributeRef,
+    CollectionMethod,
     ConsentArtefact,
+    DataConsumer,
     FetchType,
     Frequency,
+    Grantor,
     HouseholdCoverage,
     Providers,
+    Scope,
+    Validity,
     _set,
     check_duration,
     check_identifier,
@@ -156,3 +161,45 @@ def fits(artefact: ConsentArtefact, template: ConsentTemplate) -> None:
             "data_life",
             f"kept for {artefact.data_life}; the program allows at most {template.max_data_life}",
         )
+
+
+def widest_artefact(
+    template: ConsentTemplate,
+    *,
+    id: str,
+    subject: str,
+    grantor: Grantor,
+    organisation_id: str,
+    purpose_code: str,
+    purpose_text: str,
+    notice_version: str,
+    collection_method: CollectionMethod,
+    valid_from: dt.datetime,
+    created_at: dt.datetime,
+) -> ConsentArtefact:
+    """The consent that allows everything ``template`` does, for as long as it allows.
+
+    What a consent form for the program asks by default: every agency and attribute the
+    program reads, its household, its fetch type and frequency, its longest validity and
+    data life. A narrower consent is refused at check time whenever the plan needs more.
+    """
+    return ConsentArtefact(
+        id=id,
+        subject=subject,
+        grantor=grantor,
+        consumer=DataConsumer(organisation_id, template.program_id),
+        providers=template.providers,
+        purpose_code=purpose_code,
+        purpose_text=purpose_text,
+        scope=Scope(template.attributes, template.predicates),
+        household=HouseholdCoverage.MEMBERS_AT_CHECK_TIME
+        if template.household
+        else HouseholdCoverage.SUBJECT_ONLY,
+        fetch_type=template.fetch_type,
+        frequency=template.max_frequency,
+        validity=Validity(valid_from, valid_from + template.max_validity),
+        data_life=template.max_data_life,
+        notice_version=notice_version,
+        collection_method=collection_method,
+        created_at=created_at,
+    )

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from adapters.sdk import Predicate, Value
+from consent import Allowed
 from gateway.coalescer import Waiting
 from gateway.command import AdmittedCheck, CheckCommand
 from gateway.engine.catalogue import IDENTITY_AGENCY, Catalogue
@@ -45,6 +46,8 @@ class CheckOutcome:
     as_of: dt.date
     evaluation: Evaluation
     sources: tuple[SourceOutcome, ...]
+    basis: Allowed | None = None
+    """The consent or mandate the check went ahead under (None: consent layer off)."""
 
     @property
     def fetch_ids(self) -> tuple[str, ...]:
@@ -142,7 +145,7 @@ class Checker:
             [a.command.subject for a in group],
             purpose=purpose,
             wanted=wanted,
-            basis=sorted({a.command.consent_id for a in group} - {""}),
+            basis=[a.basis.reference for a in group if a.basis is not None],
         )
         evaluations: dict[str, Evaluation] = {}
         outcomes = []
@@ -153,7 +156,9 @@ class Checker:
             if evaluation is None:
                 evaluation = evaluations[subject] = evaluate(the_plan, unit.facts)
             outcomes.append(
-                CheckOutcome(admitted.command, program, as_of, evaluation, unit.sources)
+                CheckOutcome(
+                    admitted.command, program, as_of, evaluation, unit.sources, admitted.basis
+                )
             )
         return outcomes
 

@@ -101,6 +101,9 @@ def check_result(outcome: CheckOutcome) -> pb2.CheckResult:
         reason_codes=evaluation.reason_codes,
         household_size=evaluation.household_size,
         as_of=outcome.as_of.isoformat(),
+        legal_basis=None
+        if outcome.basis is None
+        else pb2.LegalBasisUsed(kind=str(outcome.basis.basis), reference=outcome.basis.reference),
     )
 
 

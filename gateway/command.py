@@ -14,6 +14,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from consent import Allowed
 from gateway.auth.tokens import Caller
 from gateway.programs.model import Program
 
@@ -62,10 +63,15 @@ class CheckCommand:
 
 @dataclass(frozen=True)
 class AdmittedCheck:
-    """A command that passed ``admit``: valid, authorized, its program resolved."""
+    """A command that passed ``admit``: valid, authorized, its program resolved.
+
+    ``basis`` is the consent or mandate the check was allowed under; None when the consent
+    layer is switched off.
+    """
 
     command: CheckCommand
     program: Program
+    basis: Allowed | None = None
 
     @property
     def group_key(self) -> tuple[str, str]:

@@ -60,6 +60,10 @@ class SecurityLayers:
     fetch_tokens: bool = True
     """A hub-signed token on every Fetch, which agencies verify (needs
     ``fetch_token_key_file``)."""
+    consent: bool = True
+    """Every check needs the subject's consent or its program's mandate, decided before any
+    agency is asked (needs ``db_url``, ``consent_key_file`` and ``client_tokens``: a consent
+    is given to an organisation)."""
 
     @model_validator(mode="after")
     def _tokens_need_tls(self) -> Self:
@@ -71,6 +75,11 @@ class SecurityLayers:
             raise ValueError(
                 "agency_mtls needs fetch_tokens: agencies serving mutual TLS refuse every "
                 "Fetch without a hub-signed token"
+            )
+        if self.consent and not self.client_tokens:
+            raise ValueError(
+                "consent needs client_tokens: a consent is given to an organisation, so the "
+                "hub must know which organisation asks"
             )
         return self
 
@@ -86,12 +95,15 @@ class SecurityLayers:
             "fetch_tokens": (
                 "SECURITY OFF: no fetch tokens; agencies cannot check what the hub asks them."
             ),
+            "consent": (
+                "SECURITY OFF: no consent or mandate is checked; any subject may be looked up."
+            ),
         }
         return tuple(text for name, text in off.items() if not getattr(self, name))
 
 
 ALL_OFF = SecurityLayers(
-    client_tls=False, client_tokens=False, agency_mtls=False, fetch_tokens=False
+    client_tls=False, client_tokens=False, agency_mtls=False, fetch_tokens=False, consent=False
 )
 """Every layer off: what ``insecure: true`` means."""
 
@@ -100,6 +112,7 @@ _LAYER_FILES: Mapping[str, tuple[str, ...]] = {
     "client_tokens": ("clients_file",),
     "agency_mtls": ("agency_ca_file", "agency_client_cert_file", "agency_client_key_file"),
     "fetch_tokens": ("fetch_token_key_file",),
+    "consent": ("db_url", "consent_key_file"),
 }
 
 Positive = Annotated[int, Field(gt=0)]
@@ -146,8 +159,8 @@ class HubConfig:
     grace_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 5.0
     """How long shutdown waits for in-flight checks."""
     insecure: bool = False
-    """Every security layer off (no TLS, no tokens, no agency mTLS, no fetch tokens): local
-    debugging only."""
+    """Every security layer off (no TLS, no tokens, no agency mTLS, no fetch tokens, no
+    consent): local debugging only."""
     security: SecurityLayers = SecurityLayers()
     """Per-layer switches, all on by default (ignored when ``insecure`` is true)."""
     tls_cert_file: FilePath | None = None
@@ -176,6 +189,19 @@ class HubConfig:
     fetch_token_ttl_s: Annotated[int, Field(gt=0, le=MAX_LIFETIME_S)] = 30
     """Life of each fetch token; must exceed ``agency_timeout_ms`` (a Fetch may wait that long
     for a slot)."""
+
+    db_url: Annotated[str, Field(min_length=1)] | None = None
+    """The database of the consent store, an SQLAlchemy URL: ``sqlite:////var/lib/sakha/
+    sakha.sqlite`` (the default kind) or ``postgresql+psycopg://user@host/sakha``. Migrate it
+    first with ``sakha db upgrade --db-url URL``; the hub refuses an unmigrated one."""
+    consent_key_file: FilePath | None = None
+    """The key that signs consent artefacts and mandates (Ed25519, PKCS#8 PEM; only its
+    owner may read it); its public half is published in the consent JWK Set."""
+    consent_kid: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    """The ``kid`` of ``consent_key_file``; null: the key's RFC 7638 thumbprint."""
+    consent_jwks_file: FilePath | None = None
+    """Earlier consent keys (a JWK Set of public keys) whose artefacts are still honoured
+    and published, after a key rotation; null: none."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -269,6 +295,7 @@ ENVIRONMENT: Mapping[str, tuple[str, Callable[[str], object]]] = {
     environment.SAKHA_AGENCY_TIMEOUT_MS: ("agency_timeout_ms", _integer),
     environment.SAKHA_COALESCE_WINDOW_MS: ("coalesce_window_ms", _decimal),
     environment.SAKHA_INSECURE: ("insecure", _flag),
+    environment.SAKHA_DB_URL: ("db_url", _text),
 }
 """Each hub variable: the config key it overrides and how its text is read."""
 

@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +20,16 @@ from rich.console import Console
 from adapters.simulated.build import PopulationSummary, ensure_population
 from adapters.simulated.catalogue import agency_config_paths
 from adapters.simulated.process import AgencyProcess
+from adapters.simulated.samples import SampleSubjects
 from gateway.client_profile import default_profile_path, save_profile
 from gateway.config import AgencyEndpoint, HubConfig
-from gateway.demo_security import DemoSecurity, prepare_demo_security, secure_hub_config
+from gateway.demo_consent import DemoConsent, fresh_demo_store_url, seed_demo
+from gateway.demo_security import (
+    DEMO_ORGANISATION,
+    DemoSecurity,
+    prepare_demo_security,
+    secure_hub_config,
+)
 from gateway.hub import Hub, start_hub
 from gateway.programs.loader import load_programs
 from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
@@ -73,16 +81,33 @@ async def run_demo(options: DemoOptions, console: Console) -> None:
             [p.stem for p in agency_config_paths()],
             load_programs(BUILTIN_PROGRAMS_DIR),
         )
+    db_url = None if security is None else fresh_demo_store_url(options.data_dir)
     agencies = await AgencyProcess.start(options.data_dir, security.pki if security else None)
     try:
-        config = _hub_config(options, agencies.targets, security)
+        config = _hub_config(options, agencies.targets, security, db_url)
         hub = await start_hub(config)
+    except BaseException:
+        await agencies.stop()
+        raise
+    consents: list[DemoConsent] = []
+    try:
         if security is not None:
             save_profile(
                 security.profile(f"127.0.0.1:{hub.port}"),
                 options.profile_path or default_profile_path(),
             )
+        if hub.consent is not None:
+            consents = await asyncio.to_thread(
+                seed_demo,
+                hub.consent.store,
+                hub.consent.signer,
+                hub.registry,
+                template_for=hub.pipeline.consent_template,
+                samples=summary.samples,
+                organisation_id=DEMO_ORGANISATION,
+            )
     except BaseException:
+        await hub.stop(0)
         await agencies.stop()
         raise
     stop = asyncio.Event()
@@ -99,6 +124,7 @@ async def run_demo(options: DemoOptions, console: Console) -> None:
             agencies=len(agencies.targets),
             elapsed=elapsed,
             profile=profile,
+            consents=consents,
         )
         await stop.wait()
         console.print("stopping…")
@@ -111,13 +137,18 @@ async def run_demo(options: DemoOptions, console: Console) -> None:
 
 
 def _hub_config(
-    options: DemoOptions, targets: list[tuple[str, str]], security: DemoSecurity | None
+    options: DemoOptions,
+    targets: list[tuple[str, str]],
+    security: DemoSecurity | None,
+    db_url: str | None,
 ) -> HubConfig:
     endpoints = tuple(AgencyEndpoint(a, t) for a, t in targets)
     listen = f"127.0.0.1:{options.port}"
     if security is None:
         return HubConfig(listen=listen, agencies=endpoints, insecure=True)
-    return secure_hub_config(security.pki, security.clients_file, listen=listen, agencies=endpoints)
+    return secure_hub_config(
+        security.pki, security.clients_file, listen=listen, agencies=endpoints, db_url=db_url
+    )
 
 
 def write_sample_caseload(summary: PopulationSummary, path: Path) -> int:
@@ -142,6 +173,7 @@ def _print_welcome(
     agencies: int,
     elapsed: float,
     profile: Path | None,
+    consents: list[DemoConsent],
 ) -> None:
     sakha = sakha_command()
     server = f"127.0.0.1:{hub.port}"
@@ -155,35 +187,69 @@ def _print_welcome(
     )
     if profile is not None:
         console.print(
-            "TLS to clients, mutual TLS to every agency and signed client tokens are on. "
-            f"Client profile (key, CA, server) for the CLI: {profile}"
+            "TLS to clients, mutual TLS to every agency, signed client tokens, fetch tokens "
+            f"and consent are on. Client profile (key, CA, server) for the CLI: {profile}"
         )
     console.print(f"population: {summary.persons} persons in {summary.households} households")
     console.print("sample national IDs:")
-    samples = dict(summary.samples)
-    for label, national_id in samples.items():
+    for label, national_id in dict(summary.samples).items():
         console.print(f"  {national_id}  {label}")
-    s = summary.samples
-    examples = [
-        ("livelihood_basket", s.poor_head, ""),
-        ("livelihood_basket", s.well_off, " --lang fa"),
-        ("disability_care_grant", s.severe_disability, ""),
-        ("aid_overlap_check", s.overlap_head, " --json"),
-        ("livelihood_basket", s.unknown, ""),
-    ]
-    console.print("\ntry, from any terminal:")
-    console.print(f"  {sakha} programs list")
-    for program_id, subject, extra in examples:
-        if subject is None:
-            continue
+
+    def check(program_id: str, subject: str, extra: str = "") -> str:
         purpose = hub.registry.get(program_id).purposes[0]
-        console.print(
-            f"  {sakha} check --server {server}{plain} --program {program_id} "
+        return (
+            f"{sakha} check --server {server}{plain} --program {program_id} "
             f"--purpose {purpose} --subject {subject}{extra}"
         )
+
+    s = summary.samples
+    console.print("\ntry, from any terminal:")
+    console.print(f"  {sakha} programs list")
+    if not consents:  # the insecure demo: no consent layer
+        for program_id, subject, extra in [
+            ("livelihood_basket", s.poor_head, ""),
+            ("livelihood_basket", s.well_off, " --lang fa"),
+            ("disability_care_grant", s.severe_disability, ""),
+            ("aid_overlap_check", s.overlap_head, " --json"),
+            ("livelihood_basket", s.unknown, ""),
+        ]:
+            if subject is not None:
+                console.print(f"  {check(program_id, subject, extra)}")
+    else:
+        _print_consent_examples(console, sakha, server, consents=consents, check=check, samples=s)
+    console.print("  # allowed: a whole caseload, under the epidemic relief program's mandate")
     console.print(
-        f"  {sakha} check-batch --server {server}{plain} --program livelihood_basket "
+        f"  {sakha} check-batch --server {server}{plain} --program epidemic_cash_relief "
         f"--purpose caseload_review --in {shlex.quote(str(caseload))} "
-        f"--out sakha-results.csv   # {heads} household heads\n",
+        f"--out sakha-results.csv   # {heads} household heads, under the program's mandate\n",
         soft_wrap=True,
     )
+
+
+def _print_consent_examples(
+    console: Console,
+    sakha: str,
+    server: str,
+    *,
+    consents: list[DemoConsent],
+    check: Callable[..., str],
+    samples: SampleSubjects,
+) -> None:
+    console.print("  # allowed: the subject consented (the check names the consent it used)")
+    for seeded in consents:
+        console.print(f"  {check(seeded.program_id, seeded.subject)}")
+    console.print("  # allowed without consent: the program rests on a registered mandate")
+    if samples.overlap_head is not None:
+        console.print(f"  {check('aid_overlap_check', samples.overlap_head, ' --json')}")
+    console.print(f"  {check('epidemic_cash_relief', samples.unknown)}")
+    console.print("  # refused (PERMISSION_DENIED, NO_CONSENT): this subject gave no consent")
+    if samples.overlap_head is not None:
+        console.print(f"  {check('livelihood_basket', samples.overlap_head)}")
+    first = consents[0]
+    console.print("  # revoke a consent, and the same check is refused (REVOKED) at once")
+    console.print(f"  {sakha} consent show --server {server} {first.consent_id}")
+    console.print(
+        f"  {sakha} consent revoke --server {server} {first.consent_id} "
+        '--why "the applicant withdrew"'
+    )
+    console.print(f"  {check(first.program_id, first.subject)}")

@@ -27,7 +27,8 @@ from gateway.pki.ca import init_pki
 from gateway.programs.loader import ProgramRegistry
 
 DEMO_ORGANISATION = "demo_relief"
-"""The demo's client organisation: may run every program for every allowed purpose."""
+"""The demo's client organisation: may run every program for every allowed purpose, and
+records its applicants' consents (``consent_manager``)."""
 
 DEMO_AUDITOR = "demo_auditor"
 """A second organisation with the auditor role and no programs (for trying denials)."""
@@ -61,11 +62,13 @@ class DemoSecurity:
 
 
 def secure_hub_config(pki: PkiLayout, clients_file: Path, **fields: Any) -> HubConfig:
-    """A secure hub config whose TLS material comes from a development PKI layout.
+    """A secure hub config whose keys and certificates come from a development PKI layout.
 
-    ``fields`` are any other :class:`HubConfig` fields (``listen``, ``agencies``, limits).
+    ``fields`` are any other :class:`HubConfig` fields (``listen``, ``agencies``, limits,
+    ``db_url`` — needed unless ``security`` switches the consent layer off).
     """
     return HubConfig(
+        consent_key_file=pki.consent_key,
         tls_cert_file=pki.hub_cert,
         tls_key_file=pki.hub_key,
         clients_file=clients_file,
@@ -94,7 +97,7 @@ def prepare_demo_security(
             id=DEMO_ORGANISATION,
             name="Demo relief agency",
             name_fa="نهاد امدادی نمونه",
-            roles=frozenset({Role.CHECKER}),
+            roles=frozenset({Role.CHECKER, Role.CONSENT_MANAGER}),
             keys=(ClientKey.from_public_key(f"{DEMO_ORGANISATION}-1", keys[DEMO_ORGANISATION]),),
             programs=checker_programs,
             rate_limit=DEMO_RATE_LIMIT,

@@ -18,8 +18,11 @@ SAKHA_COALESCE_WINDOW_MS = "SAKHA_COALESCE_WINDOW_MS"
 """How long concurrent single checks wait to share agency batches (``coalesce_window_ms``)."""
 
 SAKHA_INSECURE = "SAKHA_INSECURE"
-"""Set to 1 to switch every security layer off — client TLS, client tokens and mutual TLS to
-agencies (config key ``insecure``): local debugging only."""
+"""Set to 1 to switch every security layer off — client TLS, client tokens, mutual TLS to
+agencies, fetch tokens and consent (config key ``insecure``): local debugging only."""
+
+SAKHA_DB_URL = "SAKHA_DB_URL"
+"""The consent store's database URL (config key ``db_url``)."""
 
 SAKHA_PROFILE = "SAKHA_PROFILE"
 """Path of the client profile the CLI uses (default: $XDG_CONFIG_HOME/sakha/profile.yaml)."""
@@ -33,6 +36,7 @@ ALL = (
     SAKHA_AGENCY_TIMEOUT_MS,
     SAKHA_COALESCE_WINDOW_MS,
     SAKHA_INSECURE,
+    SAKHA_DB_URL,
     SAKHA_PROFILE,
     SAKHA_LOG_LEVEL,
 )

@@ -8,8 +8,8 @@ key is the hub's fetch-token key (Ed25519), never a client's and not its TLS key
 
 from __future__ import annotations
 
+import hashlib
 import json
-import stat
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -21,8 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from adapters.fetch_token import ISSUER, MAX_LIFETIME_S, TOKEN_TYPE, request_claims
 from adapters.jwk_set import ALGORITHM, jwk_thumbprint, public_jwk_set
 from adapters.sdk import FetchQuery
-from gateway.auth.tokens import load_private_key
-from gateway.config import ConfigError
+from gateway.signing_key import load_hub_signing_key
 
 DEFAULT_TTL_S = 30
 """A fetch token's default life: enough for one Fetch, nothing more."""
@@ -65,13 +64,7 @@ class FetchTokenSigner:
             ConfigError: the key is not Ed25519, or others than its owner may read it (the
                 key alone lets its holder read every agency).
         """
-        key = load_private_key(path)
-        if not isinstance(key, ed25519.Ed25519PrivateKey):
-            raise ConfigError(f"{path}: the fetch-token key must be Ed25519")
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(f"{path}: readable by others (mode {mode & 0o777:o}); chmod 600 it")
-        return cls(key, kid=kid, ttl_s=ttl_s)
+        return cls(load_hub_signing_key(path, role="fetch-token"), kid=kid, ttl_s=ttl_s)
 
     def mint(self, query: FetchQuery, *, agency_id: str, basis: Sequence[str] = ()) -> str:
         """The token allowing exactly ``query`` at ``agency_id``, under ``basis`` (consent ids,
@@ -83,7 +76,7 @@ class FetchTokenSigner:
             "iat": issued_at,
             "exp": issued_at + self._ttl_s,
             **request_claims(query),
-            "basis": sorted(set(basis)),
+            "basis": basis_claim(basis),
         }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers=self._headers)
 
@@ -94,3 +87,19 @@ class FetchTokenSigner:
     def jwks_text(self) -> str:
         """:meth:`jwks` as the text of a JWK Set file."""
         return json.dumps(self.jwks(), indent=2) + "\n"
+
+
+MAX_LISTED_BASIS = 16
+"""Most consent and mandate references a token lists by name; beyond, it names their digest."""
+
+
+def basis_claim(basis: Sequence[str]) -> list[str]:
+    """The token's ``basis``: the references sorted and deduplicated, or, when there are more
+    than :data:`MAX_LISTED_BASIS` (a batch under one consent per subject), the single
+    reference ``sha256:<hex>`` of their sorted lines, which keeps a token small enough for
+    gRPC metadata while still binding it to them (the audit log lists each one)."""
+    references = sorted(set(basis))
+    if len(references) <= MAX_LISTED_BASIS:
+        return references
+    lines = "".join(f"{reference}\n" for reference in references)
+    return [f"sha256:{hashlib.sha256(lines.encode()).hexdigest()}"]

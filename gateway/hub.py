@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
+import sqlalchemy as sa
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
 from adapters.client import ConnectorClient
+from adapters.jwk_set import jwk_thumbprint, public_jwk_set, read_jwk_set
 from adapters.sdk import AgencyDescription
+from adapters.typed_config import read_text
+from consent import ConsentSigner, JwksVerifier, SchemaError
+from consent.store import ConsentStore, create_consent_engine
 from gateway.auth.policy import AccessPolicy, Policy, UnsafeAllowAllPolicy
 from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.registry import ClientRegistry, load_client_registry
@@ -25,6 +31,7 @@ from gateway.config import (
     agency_tls_files,
     client_tls_files,
 )
+from gateway.consent_gate import ConsentGate
 from gateway.engine.catalogue import IDENTITY_AGENCY, Catalogue
 from gateway.errors import HubUnavailableError
 from gateway.fanout import AgencyDirectory, RemoteAgency
@@ -36,6 +43,7 @@ from gateway.pki.tls import agency_channel_options, hub_channel_credentials, hub
 from gateway.programs.loader import ProgramRegistry, load_programs
 from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
 from gateway.service import EligibilityServicer
+from gateway.signing_key import load_hub_signing_key
 
 _log = logging.getLogger(__name__)
 SERVICE_NAME = eligibility_pb2.DESCRIPTOR.services_by_name["EligibilityService"].full_name
@@ -48,9 +56,11 @@ class Hub:
     server: grpc.aio.Server
     port: int
     servicer: EligibilityServicer
+    pipeline: Pipeline
     registry: ProgramRegistry
     channels: list[grpc.aio.Channel]
     health: Any  # grpc_health.v1.health.aio.HealthServicer (untyped in grpc-stubs)
+    consent: ConsentLayer | None = None
 
     async def stop(self, grace_s: float | None = 5.0) -> None:
         """Stop taking calls, finish in-flight checks, then close agency channels."""
@@ -59,6 +69,8 @@ class Hub:
         await self.server.stop(grace_s)
         for channel in self.channels:
             await channel.close(None)
+        if self.consent is not None:
+            self.consent.store.close()
 
 
 async def connect_agencies(config: HubConfig) -> tuple[AgencyDirectory, list[grpc.aio.Channel]]:
@@ -186,6 +198,81 @@ def _fetch_token_signer(config: HubConfig) -> FetchTokenSigner | None:
     return signer
 
 
+@dataclass(frozen=True)
+class ConsentLayer:
+    """The consent store the hub decides against, and the key it signs artefacts with."""
+
+    store: ConsentStore
+    signer: ConsentSigner
+    verifier: JwksVerifier
+
+
+def open_consent_layer(config: HubConfig) -> ConsentLayer | None:
+    """Open the consent store at ``db_url`` (migrated, or the hub refuses to start).
+
+    Raises:
+        ConfigError: the key is unusable, or the database is not at the code's revision
+            (the message names the command to run).
+        HubUnavailableError: the database cannot be reached.
+    """
+    if not config.layers.consent:
+        return None
+    assert config.consent_key_file is not None  # noqa: S101 - HubConfig guarantees both
+    assert config.db_url is not None  # noqa: S101
+    key = load_hub_signing_key(config.consent_key_file, role="consent")
+    signer = ConsentSigner(key, config.consent_kid or jwk_thumbprint(key.public_key()))
+    keys = {signer.kid: key.public_key()}
+    if config.consent_jwks_file is not None:
+        source = str(config.consent_jwks_file)
+        text = read_text(config.consent_jwks_file, error=ConfigError)
+        try:
+            document = json.loads(text)
+        except ValueError as exc:
+            raise ConfigError(f"{source}: not JSON: {exc}") from None
+        earlier = read_jwk_set(document, source, error=ConfigError)
+        if signer.kid in earlier:
+            raise ConfigError(f"{source}: lists kid {signer.kid!r}, the current consent key's")
+        keys.update(earlier)
+    verifier = JwksVerifier(public_jwk_set(keys))
+    try:
+        store = ConsentStore(create_consent_engine(config.db_url), verifier)
+    except SchemaError as exc:
+        raise ConfigError(f"db_url: {exc}") from None
+    except sa.exc.SQLAlchemyError as exc:
+        raise HubUnavailableError(f"db_url: the consent database cannot be reached: {exc}") from exc
+    _log.info("consent store ready; artefacts signed with kid %s", signer.kid)
+    return ConsentLayer(store, signer, verifier)
+
+
+def _warn_unregistered_mandates(layer: ConsentLayer, programs: ProgramRegistry) -> None:
+    cited = {p.legal_basis.mandate_id: p.id for p in programs.all() if p.legal_basis.mandate_id}
+    registered = layer.store.get_mandates(cited)
+    for mandate_id, program_id in sorted(cited.items()):
+        if mandate_id not in registered:
+            _log.warning(
+                "program %s rests on mandate %s, which is not registered: its checks are "
+                "refused (NO_MANDATE) until `sakha mandate register` records it",
+                program_id,
+                mandate_id,
+            )
+
+
+async def _agencies_serving(
+    config: HubConfig, programs: ProgramRegistry
+) -> tuple[AgencyDirectory, list[grpc.aio.Channel], Catalogue]:
+    """Connect the agencies and check that they can answer every program."""
+    directory, channels = await connect_agencies(config)
+    try:
+        catalogue = Catalogue.from_descriptions(directory.descriptions())
+        for program in programs.all():
+            catalogue.validate(program)
+    except BaseException:
+        for channel in channels:
+            await channel.close(None)
+        raise
+    return directory, channels, catalogue
+
+
 async def start_hub(config: HubConfig) -> Hub:
     """Load programs, connect the agencies, check programs against them and serve."""
     for warning in config.layers.warnings():
@@ -198,24 +285,25 @@ async def start_hub(config: HubConfig) -> Hub:
     registry = load_programs(config.programs_dir or BUILTIN_PROGRAMS_DIR)
     security = _security(config, registry)
     fetch_tokens = _fetch_token_signer(config)
-    directory, channels = await connect_agencies(config)
+    consent = open_consent_layer(config)
     try:
-        catalogue = Catalogue.from_descriptions(directory.descriptions())
-        for program in registry.all():
-            catalogue.validate(program)
+        directory, channels, catalogue = await _agencies_serving(config, registry)
     except BaseException:
-        for channel in channels:
-            await channel.close(None)
+        if consent is not None:
+            consent.store.close()
         raise
+    if consent is not None:
+        _warn_unregistered_mandates(consent, registry)
+    checker = Checker(
+        directory,
+        catalogue,
+        agency_timeout_s=config.agency_timeout_ms / 1000,
+        fetch_chunk_subjects=config.fetch_chunk_subjects,
+        fetch_tokens=fetch_tokens,
+    )
     pipeline = Pipeline(
         registry,
-        Checker(
-            directory,
-            catalogue,
-            agency_timeout_s=config.agency_timeout_ms / 1000,
-            fetch_chunk_subjects=config.fetch_chunk_subjects,
-            fetch_tokens=fetch_tokens,
-        ),
+        checker,
         policy=security.policy,
         limiter=security.limiter,
         coalescing=CoalesceSettings(
@@ -224,6 +312,9 @@ async def start_hub(config: HubConfig) -> Hub:
             max_in_flight=config.coalesce_max_in_flight,
         ),
         anonymous_allowed=security.anonymous_allowed,
+        consent=None
+        if consent is None
+        else ConsentGate(consent.store, lambda program: checker.plan_for(program, checker.today())),
     )
     servicer = EligibilityServicer(pipeline, config)
     server = grpc.aio.server(
@@ -252,4 +343,4 @@ async def start_hub(config: HubConfig) -> Hub:
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     _log.info("hub serving on port %d with %d agencies", port, len(channels))
-    return Hub(server, port, servicer, registry, channels, health_servicer)
+    return Hub(server, port, servicer, pipeline, registry, channels, health_servicer, consent)

@@ -3,8 +3,9 @@
 ``Check`` and every item of ``CheckBatch`` go through the same two grpc-free steps, so each
 layer is written once:
 
-- :meth:`Pipeline.admit` (per command): validate, authorize (consent joins here). A
-  command that is refused never enters a group, so no agency hears of its subject.
+- :meth:`Pipeline.admit` (per command, consent per group of commands): validate,
+  authorize, and decide the consent or mandate. A command that is refused never enters a
+  group, so no agency hears of its subject.
 - :meth:`Pipeline.decide` (per group of admitted commands of one program and purpose):
   plan, fan out, assemble, evaluate (the audit append joins here).
 
@@ -21,14 +22,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
+from consent import ConsentTemplate
 from gateway.auth.errors import AuthenticationError, AuthenticationReason, PermissionDeniedError
 from gateway.auth.policy import Policy
 from gateway.auth.ratelimit import RateLimiter
 from gateway.checking import Checker, CheckOutcome
 from gateway.coalescer import Coalescer, Waiting
 from gateway.command import AdmittedCheck, CheckCommand
+from gateway.consent_gate import ConsentGate
 from gateway.engine.planner import Plan
 from gateway.errors import DeadlineTooShortError
+from gateway.legal_basis import consent_template
 from gateway.programs.loader import ProgramRegistry
 from gateway.programs.model import Program
 from gateway.security_log import SecurityEvent, record
@@ -58,6 +62,8 @@ class Pipeline:
         coalescing: how single checks are grouped.
         anonymous_allowed: commands without a caller are admitted (authentication is
             switched off); otherwise such a command is refused, failing closed.
+        consent: decides each command's consent or mandate; None when the consent layer
+            is switched off (every check admitted without one).
     """
 
     def __init__(
@@ -69,8 +75,10 @@ class Pipeline:
         limiter: RateLimiter,
         coalescing: CoalesceSettings,
         anonymous_allowed: bool = False,
+        consent: ConsentGate | None = None,
     ) -> None:
         self._programs = programs
+        self._consent = consent
         self._checker = checker
         self._policy = policy
         self._limiter = limiter
@@ -91,14 +99,47 @@ class Pipeline:
         """``program``'s plan on today's date (what DescribeProgram shows)."""
         return self._checker.plan_for(program, self._checker.today())
 
-    def admit(self, command: CheckCommand) -> AdmittedCheck:
-        """Validate and authorize ``command``; raise the error that refuses it.
+    def consent_template(self, program_id: str) -> ConsentTemplate:
+        """The widest consent ``program_id`` may be granted, from today's plan.
+
+        Raises:
+            UnknownProgramError: no such program is served.
+            NoConsentTemplateError: the program rests on a mandate.
+        """
+        return consent_template(self.plan(self._programs.get(program_id)))
+
+    async def admit(self, commands: Sequence[CheckCommand]) -> list[AdmittedCheck | Exception]:
+        """Admit each of ``commands`` or give the error that refuses it, in order.
+
+        Each command is validated and authorized on its own (:meth:`screen`); those that
+        pass have their consent or mandate decided together, in one store transaction.
+
+        Raises:
+            ConsentStoreUnavailableError: the consent store cannot be reached (every
+                command fails: none may go on without its legal basis).
+        """
+        results: list[AdmittedCheck | Exception] = []
+        for command in commands:
+            try:
+                results.append(self.screen(command))
+            except Exception as exc:  # this command's own error; the status table maps it
+                results.append(exc)
+        if self._consent is None:
+            return results
+        screened = [(i, r) for i, r in enumerate(results) if isinstance(r, AdmittedCheck)]
+        decided = await self._consent.authorize([r for _, r in screened])
+        for (index, _), outcome in zip(screened, decided, strict=True):
+            results[index] = outcome
+        return results
+
+    def screen(self, command: CheckCommand) -> AdmittedCheck:
+        """Validate and authorize ``command`` (everything ``admit`` does but the consent).
 
         Raises:
             InvalidRequestError, UnknownProgramError: the command is malformed.
             AuthenticationError: no caller, and authentication is not switched off.
             PermissionDeniedError: the caller may not run this program for this purpose.
-            DeadlineTooShortError: the caller's deadline leaves no time to ask anyone.
+            DeadlineTooShortError: the caller's deadline leaves no time to ask the agencies.
         """
         program = validate(self._programs, command)
         caller = command.caller
@@ -140,7 +181,9 @@ class Pipeline:
 
     async def check(self, command: CheckCommand) -> CheckOutcome:
         """Admit one command, let it share a group with concurrent ones, and decide it."""
-        admitted = self.admit(command)
+        [admitted] = await self.admit([command])
+        if isinstance(admitted, Exception):
+            raise admitted
         return await self._coalescer.submit(admitted.group_key, admitted)
 
     async def check_chunk(self, commands: Sequence[CheckCommand]) -> list[CheckOutcome | Exception]:
@@ -152,11 +195,9 @@ class Pipeline:
         await self._pace(commands)
         results: list[CheckOutcome | Exception | None] = [None] * len(commands)
         groups: dict[tuple[str, str], list[tuple[int, AdmittedCheck]]] = {}
-        for index, command in enumerate(commands):
-            try:
-                admitted = self.admit(command)
-            except Exception as exc:  # this item's error; the status table maps it
-                results[index] = exc
+        for index, admitted in enumerate(await self.admit(commands)):
+            if isinstance(admitted, Exception):
+                results[index] = admitted
                 continue
             groups.setdefault(admitted.group_key, []).append((index, admitted))
         decided = await asyncio.gather(

@@ -59,6 +59,8 @@ def show_result(console: Console, result: eligibility_pb2.CheckResult, lang: str
         console.print("reasons: " + ", ".join(result.reason_codes))
     if result.household_size:
         console.print(f"household members considered: {result.household_size}")
+    if result.HasField("legal_basis"):
+        console.print(f"under {result.legal_basis.kind} {result.legal_basis.reference}")
     rules = Table("rule", "outcome", "code", "reason", title=None, show_edge=False)
     for rule in result.rules:
         outcome, colour = _OUTCOME.get(rule.outcome, ("?", "white"))

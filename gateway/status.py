@@ -33,6 +33,7 @@ from consent import (
 )
 from consent.store import ConcurrentChangeError
 from gateway.auth.errors import AuthenticationError, PermissionDeniedError, RateLimitedError
+from gateway.consent_gate import ConsentStoreUnavailableError
 from gateway.errors import (
     DeadlineRequiredError,
     DeadlineTooShortError,
@@ -149,6 +150,11 @@ STATUS_TABLE: tuple[tuple[type[Exception], int, Callable[[Exception], list[Any]]
     (UnknownProgramError, code_pb2.NOT_FOUND, _resource_info),
     (DeadlineTooShortError, code_pb2.DEADLINE_EXCEEDED, _error_info("DEADLINE_TOO_SHORT")),
     (HubUnavailableError, code_pb2.UNAVAILABLE, _error_info("HUB_UNAVAILABLE")),
+    (
+        ConsentStoreUnavailableError,
+        code_pb2.UNAVAILABLE,
+        _error_info("CONSENT_STORE_UNAVAILABLE"),
+    ),
     (NoConsentTemplateError, code_pb2.FAILED_PRECONDITION, _error_info("MANDATE_PROGRAM")),
     (ProgramError, code_pb2.FAILED_PRECONDITION, _error_info("PROGRAM_NOT_IN_FORCE")),
     (ConsentDeniedError, code_pb2.PERMISSION_DENIED, _consent_denied),

@@ -160,6 +160,16 @@ class PkiLayout:
         return self.folder / "fetch-token-keys.json"
 
     @property
+    def consent_key(self) -> Path:
+        """The hub's consent signing key (Ed25519, PKCS#8 PEM): signs artefacts and mandates."""
+        return self.folder / "consent.key"
+
+    @property
+    def consent_jwks(self) -> Path:
+        """The public JWK Set of :attr:`consent_key`: anyone verifies exported artefacts with it."""
+        return self.folder / "consent-keys.json"
+
+    @property
     def agencies_dir(self) -> Path:
         """The folder of the agencies' certificates and keys."""
         return self.folder / "agencies"

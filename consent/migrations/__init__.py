@@ -1,8 +1,8 @@
 """The consent database's Alembic migrations, run from code: :func:`upgrade` and friends.
 
-Serving code never creates tables: the operator runs ``python -m consent.migrations URL``
-(or the lead's CLI wraps :func:`upgrade`), and the hub calls :func:`require_schema` at
-start-up to refuse a database that is not at :data:`head`.
+Serving code never creates tables: the operator runs ``sakha db upgrade --db-url URL`` (or
+``python -m consent.migrations URL``; both call :func:`upgrade`), and the hub calls
+:func:`require_schema` at start-up to refuse a database that is not at :data:`head`.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from consent.errors import SchemaError
 SCRIPT_LOCATION = "consent:migrations"
 """Where Alembic finds the scripts (a package resource, so it works installed)."""
 
-MIGRATE_COMMAND = "python -m consent.migrations <database URL>"
-"""The command that brings a consent database to the head revision."""
+MIGRATE_COMMAND = "sakha db upgrade --db-url {url}"
+"""The command that brings the consent database at ``url`` to the head revision."""
 
 
 class SchemaState(enum.StrEnum):
@@ -113,5 +113,5 @@ def require_schema(engine: sa.Engine) -> None:
     said = "has no tables" if check.state is SchemaState.EMPTY else f"is at {check.current}"
     raise SchemaError(
         f"the consent database {where} {said}; this code needs {check.head}: run "
-        f"`{MIGRATE_COMMAND}`"
+        f"`{MIGRATE_COMMAND.format(url=where)}`"
     )

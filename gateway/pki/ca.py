@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Iterable
@@ -27,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 
+from adapters.jwk_set import jwk_thumbprint, public_jwk_set
 from adapters.pki.material import (
     AGENCY_DNS_SUFFIX,
     InvalidNameError,
@@ -48,7 +50,7 @@ from adapters.pki.material import (
 from gateway.auth.errors import KeyFileError
 from gateway.auth.tokens import private_key_pem
 from gateway.config import ConfigError
-from gateway.fetch_tokens import FetchTokenSigner
+from gateway.signing_key import load_hub_signing_key
 
 __all__ = [
     "CLOCK_SKEW",
@@ -354,8 +356,9 @@ def init_pki(
 ) -> PkiLayout:
     """Create (or complete) a development PKI in ``folder`` and return its layout.
 
-    Also the hub's fetch-token key (Ed25519, kept while readable) and its public JWK Set,
-    which agencies verify every Fetch's token with.
+    Also the hub's two signing keys (Ed25519, each kept while readable) with their public JWK
+    Sets: the fetch-token key, which agencies verify every Fetch's token with, and the
+    consent key, which signs consent artefacts and mandates.
 
     Idempotent: an existing usable CA is kept, and so is every certificate that chains to it,
     names exactly what it should and is not about to expire (:data:`RENEW_BEFORE`); anything
@@ -390,21 +393,24 @@ def init_pki(
     ca = _ensure_ca(layout, now=now, ca_days=ca_days, force=force)
     for profile, files in leaves:
         _ensure_leaf(ca, profile, files, now=now, days=days, force=force)
-    _ensure_fetch_token_key(layout, force=force)
+    _ensure_signing_key(layout.fetch_token_key, layout.fetch_token_jwks, "fetch-token", force)
+    _ensure_signing_key(layout.consent_key, layout.consent_jwks, "consent", force)
     return layout
 
 
-def _ensure_fetch_token_key(layout: PkiLayout, *, force: bool) -> None:
-    """Keep a readable Ed25519 fetch-token key (or make one); (re)write its public JWK Set."""
-    signer = None
+def _ensure_signing_key(key_file: Path, jwks_file: Path, role: str, force: bool) -> None:
+    """Keep a readable Ed25519 key (or make one); (re)write its public JWK Set, kid = its
+    RFC 7638 thumbprint (the hub's default kid)."""
+    key = None
     if not force:
         with contextlib.suppress(KeyFileError, ConfigError):  # missing or unusable: a new one
-            signer = FetchTokenSigner.from_key_file(layout.fetch_token_key)
-    if signer is None:
+            key = load_hub_signing_key(key_file, role=role)
+    if key is None:
         key = ed25519.Ed25519PrivateKey.generate()
-        _write(layout.fetch_token_key, private_key_pem(key), _PRIVATE_MODE)
-        signer = FetchTokenSigner(key)
-    _write(layout.fetch_token_jwks, signer.jwks_text().encode("ascii"), 0o644)
+        _write(key_file, private_key_pem(key), _PRIVATE_MODE)
+    public = key.public_key()
+    jwks = json.dumps(public_jwk_set({jwk_thumbprint(public): public}), indent=2) + "\n"
+    _write(jwks_file, jwks.encode("ascii"), 0o644)
 
 
 def issue_certificate(

@@ -22,6 +22,7 @@ from gateway.demo_security import prepare_demo_security
 from gateway.hub import start_hub
 from gateway.programs.loader import load_programs
 from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
+from tests.processes import secure_config_lines
 
 SAKHA = [sys.executable, "-m", "gateway.cli"]
 LIVELIHOOD = ("--program", "livelihood_basket", "--purpose", "livelihood_support")
@@ -115,13 +116,8 @@ async def test_serve_names_an_unusable_tls_file(tmp_path: Path) -> None:
     config = _hub_yaml(
         tmp_path / "hub.yaml",
         [("civil_registry", "127.0.0.1:1")],
-        f"tls_cert_file: {pki.hub_cert}",
-        f"tls_key_file: {pki.hub_key}",
-        f"clients_file: {security.clients_file}",
-        f"agency_ca_file: {pki.ca_cert}",
-        f"agency_client_cert_file: {pki.hub_client_cert}",
-        f"agency_client_key_file: {pki.hub_client_key}",
-        f"fetch_token_key_file: {pki.fetch_token_key}",
+        *secure_config_lines(security),
+        "security: {consent: false}",
     )
     code, err = await _sakha("serve", "--config", str(config))
     assert code == 1

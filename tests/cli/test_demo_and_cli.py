@@ -48,6 +48,19 @@ async def _run(command: list[str], cwd: Path, config_home: Path | None = None) -
     return proc.returncode or 0, out.decode()
 
 
+def _sections(lines: list[str]) -> dict[str, list[list[str]]]:
+    """The printed commands, by the comment above them: allowed, refused, revoke."""
+    sections: dict[str, list[list[str]]] = {"allowed": [], "refused": [], "revoke": []}
+    current = "allowed"
+    for line in lines:
+        comment = re.match(r"\s+# (allowed|refused|revoke)", line)
+        if comment:
+            current = comment.group(1)
+        elif re.match(r"\s+\S*sakha\S* (check|consent)", line):
+            sections[current].append(shlex.split(line.split("#")[0]))
+    return sections
+
+
 @pytest.mark.slow
 async def test_demo_prints_working_commands_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
@@ -75,13 +88,9 @@ async def test_demo_prints_working_commands_and_stops_on_ctrl_c(tmp_path: Path) 
         )
         port = int(re.search(r"127\.0\.0\.1:(\d+)", banner).group(1))  # type: ignore[union-attr]
         await asyncio.wait_for(_read_until(demo.stdout, r"check-batch", seen), 10)
-        commands = [
-            shlex.split(line.split("#")[0])
-            for line in seen
-            if re.match(r"\s+\S*sakha\S* (check|programs)", line)
-        ]
-        checks = [c for c in commands if c[1] == "check"]
-        batches = [c for c in commands if c[1] == "check-batch"]
+        sections = _sections(seen)
+        checks = [c for c in sections["allowed"] if c[1] == "check"]
+        batches = [c for c in sections["allowed"] if c[1] == "check-batch"]
         assert len(checks) >= 3
         assert len(batches) == 1
 
@@ -89,6 +98,22 @@ async def test_demo_prints_working_commands_and_stops_on_ctrl_c(tmp_path: Path) 
             code, out = await _run(command, elsewhere, config_home)
             assert code == 0, out
             assert re.search(r"ELIGIBLE|INELIGIBLE|UNDETERMINED|DECISION_", out), out
+            if "aid_overlap_check" not in command and "epidemic_cash_relief" not in command:
+                assert "consent demo-" in out, out  # the check names the consent it used
+        [refused] = sections["refused"]
+        code, out = await _run(refused, elsewhere, config_home)
+        assert code == 1
+        assert "PERMISSION_DENIED" in out
+        assert "NO_CONSENT" in out
+        show, revoke, after = sections["revoke"]
+        code, out = await _run(show, elsewhere, config_home)
+        assert code == 0, out
+        assert "ACTIVE" in out
+        code, out = await _run(revoke, elsewhere, config_home)
+        assert code == 0, out
+        code, out = await _run(after, elsewhere, config_home)
+        assert code == 1
+        assert "REVOKED" in out
         code, out = await _run(
             [*batches[0][:-1], str(elsewhere / "out.csv")], elsewhere, config_home
         )

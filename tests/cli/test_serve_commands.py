@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import re
-import signal
 import sqlite3
-import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
@@ -23,32 +18,7 @@ from adapters.simulated.host import start_simulated_agencies
 from gateway.auth.registry import ClientKey, ClientRegistry, Organisation, Role
 from gateway.auth.tokens import generate_client_key, private_key_pem, verify_token
 from gateway.pki.tls import agency_channel_options, hub_channel_credentials
-
-SAKHA = [sys.executable, "-m", "gateway.cli"]
-
-
-@asynccontextmanager
-async def serving(*args: str, ready: str) -> AsyncIterator[re.Match[str]]:
-    """Run ``sakha *args`` until it prints a line matching ``ready``; SIGTERM it after."""
-    proc = await asyncio.create_subprocess_exec(
-        *SAKHA, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
-    )
-    assert proc.stdout is not None
-    seen: list[str] = []
-    try:
-        while True:
-            line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
-            if not line:
-                raise AssertionError("exited early:\n" + "".join(seen))
-            seen.append(line)
-            if match := re.search(ready, line):
-                break
-        yield match
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == 0, "".join(seen)
+from tests.processes import SAKHA, serving
 
 
 async def test_adapter_serve_exposes_a_csv_export(tmp_path: Path) -> None:

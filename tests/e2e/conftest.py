@@ -21,7 +21,7 @@ from sakha.v1 import eligibility_pb2_grpc
 from adapters.simulated.build import PopulationSummary, build_population
 from adapters.simulated.catalogue import agency_config_paths
 from adapters.simulated.host import SimulatedAgencies, start_simulated_agencies
-from gateway.config import AgencyEndpoint, HubConfig
+from gateway.config import AgencyEndpoint, HubConfig, SecurityLayers
 from gateway.demo_security import DemoSecurity, prepare_demo_security, secure_hub_config
 from gateway.hub import Hub, start_hub
 from gateway.pki.tls import client_channel_credentials
@@ -89,16 +89,29 @@ class Stack:
     security: DemoSecurity | None
 
 
+NO_CONSENT = SecurityLayers(consent=False)
+"""Every layer but consent: the stacks of tests that are not about consent (see test_consent)."""
+
+
 def hub_config(
     targets: Iterable[tuple[str, str]], security: DemoSecurity | None, **overrides: object
 ) -> HubConfig:
-    """A hub config on port 0 for agencies at ``targets`` (plaintext if no ``security``)."""
+    """A hub config on port 0 for agencies at ``targets`` (plaintext if no ``security``).
+
+    A secure hub runs every layer but consent unless ``layers`` (the config's ``security``)
+    and ``db_url`` say otherwise."""
     endpoints = tuple(AgencyEndpoint(a, t) for a, t in targets)
     if security is None:
         config = HubConfig(listen="127.0.0.1:0", agencies=endpoints, insecure=True)
     else:
+        layers = overrides.pop("layers", NO_CONSENT)
         config = secure_hub_config(
-            security.pki, security.clients_file, listen="127.0.0.1:0", agencies=endpoints
+            security.pki,
+            security.clients_file,
+            listen="127.0.0.1:0",
+            agencies=endpoints,
+            security=layers,
+            db_url=overrides.pop("db_url", None),
         )
     return dataclasses.replace(config, coalesce_window_ms=1.0, **overrides)  # type: ignore[arg-type]
 

@@ -148,7 +148,7 @@ async def test_a_batch_chunk_decides_the_admitted_and_reports_the_refused(world:
 async def test_a_command_with_no_time_left_is_refused_in_admit(world: World) -> None:
     pipeline = world.pipeline()
     with pytest.raises(DeadlineTooShortError):
-        pipeline.admit(world.command(SUBJECTS[0], deadline_s=0.001))
+        pipeline.screen(world.command(SUBJECTS[0], deadline_s=0.001))
     assert not world.civil_registry.queries
 
 

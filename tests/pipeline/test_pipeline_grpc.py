@@ -28,9 +28,9 @@ class SpyPipeline(Pipeline):
         self.decided: list[list[str]] = []
         self.deciding = 0
 
-    def admit(self, command: CheckCommand) -> AdmittedCheck:
+    def screen(self, command: CheckCommand) -> AdmittedCheck:
         self.admitted.append(command)
-        return super().admit(command)
+        return super().screen(command)
 
     async def decide(
         self, group: Sequence[AdmittedCheck], *, waiting: Waiting | None = None

@@ -205,6 +205,8 @@ def test_layout_names_every_file(pki: PkiLayout) -> None:
         "agencies/bank_melli.key",
         "fetch-token.key",
         "fetch-token-keys.json",
+        "consent.key",
+        "consent-keys.json",
     }
     files = {str(p.relative_to(pki.folder)) for p in pki.folder.rglob("*") if p.is_file()}
     assert files == expected
@@ -242,7 +244,7 @@ def test_keys_are_unencrypted_pkcs8_p256(pki: PkiLayout) -> None:
         text = path.read_bytes()
         assert text.startswith(b"-----BEGIN PRIVATE KEY-----"), path
         key = serialization.load_pem_private_key(text, password=None)
-        if path == pki.fetch_token_key:  # signs tokens, not TLS: Ed25519
+        if path in (pki.fetch_token_key, pki.consent_key):  # signing keys, not TLS: Ed25519
             assert isinstance(key, ed25519.Ed25519PrivateKey)
             continue
         assert isinstance(key, ec.EllipticCurvePrivateKey)

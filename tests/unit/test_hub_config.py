@@ -32,15 +32,16 @@ def test_file_and_environment_are_combined(tmp_path: Path) -> None:
 def test_security_files_are_required_unless_insecure(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="tls_cert_file, tls_key_file, clients_file"):
         load_hub_config(None, env={})
-    path = write(
-        tmp_path,
-        "tls_cert_file: pki/hub.pem\ntls_key_file: pki/hub.key\nclients_file: clients.yaml\n"
-        "agency_ca_file: pki/ca.pem\nagency_client_cert_file: pki/hub-client.pem\n"
-        "agency_client_key_file: pki/hub-client.key\nfetch_token_key_file: pki/fetch-token.key\n",
-    )
-    config = load_hub_config(path, env={})
+    with pytest.raises(ConfigError, match="db_url, consent_key_file must be set"):
+        load_hub_config(
+            write(tmp_path, _ALL_FILES.split("consent_key_file", maxsplit=1)[0]), env={}
+        )
+    config = load_hub_config(write(tmp_path, _ALL_FILES), env={})
     assert config.tls_cert_file == tmp_path / "pki" / "hub.pem"
     assert config.clients_file == tmp_path / "clients.yaml"
+    assert config.consent_key_file == tmp_path / "pki" / "consent.key"
+    assert config.db_url == "sqlite:////var/lib/sakha/sakha.sqlite"
+    assert config.layers.consent
 
 
 def test_no_file_gives_the_defaults(tmp_path: Path) -> None:
@@ -113,6 +114,7 @@ _ALL_FILES = (
     "tls_cert_file: pki/hub.pem\ntls_key_file: pki/hub.key\nclients_file: clients.yaml\n"
     "agency_ca_file: pki/ca.pem\nagency_client_cert_file: pki/hub-client.pem\n"
     "agency_client_key_file: pki/hub-client.key\nfetch_token_key_file: pki/fetch-token.key\n"
+    "consent_key_file: pki/consent.key\ndb_url: sqlite:////var/lib/sakha/sakha.sqlite\n"
 )
 
 

@@ -226,8 +226,13 @@ def test_only_a_real_boolean_switches_security(tmp_path: Path, line: str) -> Non
 
 def test_security_layers_are_on_unless_switched_off(tmp_path: Path) -> None:
     path = tmp_path / "hub.yaml"
-    path.write_text("security: {client_tls: false, client_tokens: false}\n", encoding="utf-8")
+    path.write_text(
+        "security: {client_tls: false, client_tokens: false, consent: false}\n", encoding="utf-8"
+    )
     with pytest.raises(ConfigError, match="agency_ca_file, agency_client_cert_file"):
+        load_hub_config(path, env={})
+    path.write_text("security: {client_tls: false, client_tokens: false}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="consent needs client_tokens"):
         load_hub_config(path, env={})
     path.write_text("security: {client_tokens: true, client_tls: false}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="client_tokens needs client_tls"):
@@ -245,6 +250,7 @@ BAD_ENV = {
     "SAKHA_AGENCY_TIMEOUT_MS": "3s",
     "SAKHA_COALESCE_WINDOW_MS": "-1",
     "SAKHA_INSECURE": "off",
+    "SAKHA_DB_URL": "",
 }
 
 

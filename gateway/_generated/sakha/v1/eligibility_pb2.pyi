@@ -250,6 +250,7 @@ class CheckResult(_message.Message):
     AS_OF_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     AUDIT_INDEX_FIELD_NUMBER: _builtins.int
+    LEGAL_BASIS_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     decision: Global___Decision.ValueType
     program_id: _builtins.str
@@ -274,6 +275,13 @@ class CheckResult(_message.Message):
     def error(self) -> _status_pb2.Status:
         """Set only in CheckBatch when this item could not be checked at all."""
 
+    @_builtins.property
+    def legal_basis(self) -> Global___LegalBasisUsed:
+        """What the check was allowed under: the consent it used (the one the request cited, or
+        the subject's own the hub found) or the mandate its program rests on. Unset when the
+        hub runs with its consent layer switched off.
+        """
+
     def __init__(
         self,
         *,
@@ -289,14 +297,41 @@ class CheckResult(_message.Message):
         as_of: _builtins.str = ...,
         error: _status_pb2.Status | None = ...,
         audit_index: _builtins.int = ...,
+        legal_basis: Global___LegalBasisUsed | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "legal_basis", b"legal_basis"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "audit_index", b"audit_index", "decision", b"decision", "error", b"error", "household_size", b"household_size", "program_id", b"program_id", "program_version", b"program_version", "reason_codes", b"reason_codes", "request_id", b"request_id", "rules", b"rules", "ruleset_digest", b"ruleset_digest", "sources", b"sources"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "audit_index", b"audit_index", "decision", b"decision", "error", b"error", "household_size", b"household_size", "legal_basis", b"legal_basis", "program_id", b"program_id", "program_version", b"program_version", "reason_codes", b"reason_codes", "request_id", b"request_id", "rules", b"rules", "ruleset_digest", b"ruleset_digest", "sources", b"sources"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CheckResult: _TypeAlias = CheckResult  # noqa: Y015
+
+@_typing.final
+class LegalBasisUsed(_message.Message):
+    """The consent or mandate a check went ahead under."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
+    kind: _builtins.str
+    """"consent" or "mandate"."""
+    reference: _builtins.str
+    """The consent id or mandate id."""
+    def __init__(
+        self,
+        *,
+        kind: _builtins.str = ...,
+        reference: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "reference", b"reference"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LegalBasisUsed: _TypeAlias = LegalBasisUsed  # noqa: Y015
 
 @_typing.final
 class ListProgramsRequest(_message.Message):

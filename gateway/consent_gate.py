@@ -1,0 +1,98 @@
+"""The consent step of ``admit``: may each check go ahead under a consent or a mandate?
+
+One call decides a whole group (a CheckBatch chunk, or one single check) in one store
+transaction: each check becomes a :class:`~consent.UseRequest` naming every agency and
+attribute its program's plan touches, and the store judges them against the consents and
+mandates as they stand now, recording the uses it allows. Nothing is cached, so a consent
+revoked through any hub sharing the store is refused at the very next check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+import sqlalchemy as sa
+
+from consent import Allowed, ConsentDeniedError, UseRequest
+from consent.store import ConcurrentChangeError, ConsentStore
+from gateway.command import AdmittedCheck
+from gateway.engine.planner import Plan
+from gateway.errors import GatewayError
+from gateway.legal_basis import use_request
+from gateway.programs.model import Program
+
+_log = logging.getLogger(__name__)
+
+
+class ConsentStoreUnavailableError(GatewayError):
+    """The consent store cannot be read or written: checks fail closed."""
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ConsentGate:
+    """Decides the legal basis of groups of admitted checks against a :class:`ConsentStore`.
+
+    Args:
+        store: the consents and mandates (shared by every hub on the same database).
+        plan_for: today's plan of a program (what a check will touch).
+        clock: the current UTC time (validity windows, frequency, expiry).
+    """
+
+    def __init__(
+        self,
+        store: ConsentStore,
+        plan_for: Callable[[Program], Plan],
+        *,
+        clock: Callable[[], dt.datetime] = _utc_now,
+    ) -> None:
+        self._store = store
+        self._plan_for = plan_for
+        self._clock = clock
+
+    @property
+    def store(self) -> ConsentStore:
+        """The store decisions are made against."""
+        return self._store
+
+    async def authorize(
+        self, admitted: Sequence[AdmittedCheck]
+    ) -> list[AdmittedCheck | ConsentDeniedError]:
+        """Each check with the basis it is allowed under, or the refusal; in order.
+
+        Raises:
+            ConsentStoreUnavailableError: the store cannot be reached; no check may go on.
+        """
+        if not admitted:
+            return []
+        requests = [
+            use_request(self._plan_for(a.program), a.command, a.command.organisation_id)
+            for a in admitted
+        ]
+        outcomes = await self._decide(requests)
+        return [
+            replace(check, basis=outcome) if isinstance(outcome, Allowed) else outcome
+            for check, outcome in zip(admitted, outcomes, strict=True)
+        ]
+
+    async def _decide(self, requests: list[UseRequest]) -> list[Allowed | ConsentDeniedError]:
+        try:
+            return await self._decide_once(requests)
+        except ConcurrentChangeError:  # another transaction won a race the locks should stop
+            _log.warning("a consent changed under a group's decision; deciding it again")
+            return await self._decide_once(requests)
+
+    async def _decide_once(self, requests: list[UseRequest]) -> list[Allowed | ConsentDeniedError]:
+        try:
+            return await asyncio.to_thread(self._store.authorize_group, requests, now=self._clock())
+        except sa.exc.SQLAlchemyError as exc:
+            _log.error("consent store unreachable: %s", exc)
+            raise ConsentStoreUnavailableError(
+                "the consent store cannot be reached; no check can be decided"
+            ) from exc
