@@ -36,6 +36,7 @@ from consent import (
     Scope,
     Validity,
 )
+from consent.model import check_national_id
 from consent.store import ConsentRecord, MandateRecord
 from gateway.errors import FieldViolation, InvalidRequestError
 
@@ -173,6 +174,7 @@ def grant_artefact(
         InvalidRequestError: an unknown enum value, days out of range, no collection method.
         InvalidArtefactError: the artefact breaks an invariant (the field is named).
     """
+    check_national_id("subject", request.subject)  # before the grantor, which defaults to it
     household = _enum("household", request.household, PB2_HOUSEHOLD) or (
         HouseholdCoverage.MEMBERS_AT_CHECK_TIME
         if template.household
