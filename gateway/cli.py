@@ -28,6 +28,7 @@ from gateway import environment, render
 from gateway.auth.errors import AuthError
 from gateway.auth.tokens import issue_token, load_private_key
 from gateway.cli_connection import call_hub, connect, connection_options, one_line
+from gateway.cli_consent import consent, mandate
 from gateway.client_profile import ProfileError
 from gateway.config import ConfigError, load_hub_config
 from gateway.demo import DemoOptions, default_data_dir, run_demo
@@ -247,6 +248,12 @@ def adapter_serve(
 @click.option("--subject", required=True, help="The subject's 10-digit national ID.")
 @click.option("--purpose", required=True)
 @click.option("--request-id", default="", help="Your id for this check (default: generated).")
+@click.option(
+    "--consent",
+    "consent_id",
+    default="",
+    help="The consent covering this check [default: the subject's live one, if any].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--lang", type=_LANG, default="en", show_default=True)
 @click.option("--timeout", default=10.0, show_default=True, help="Deadline in seconds.")
@@ -258,13 +265,18 @@ def check(
     subject: str,
     purpose: str,
     request_id: str,
+    consent_id: str,
     as_json: bool,
     lang: str,
     timeout: float,
 ) -> None:
     """Ask the hub whether one subject is eligible for a program."""
     request = eligibility_pb2.CheckRequest(
-        national_id=subject, program_id=program, purpose=purpose, request_id=request_id
+        national_id=subject,
+        program_id=program,
+        purpose=purpose,
+        request_id=request_id,
+        consent_id=consent_id,
     )
 
     connection = connect(server, profile_path, insecure)
@@ -277,8 +289,10 @@ def check(
     result = call_hub(lambda: asyncio.run(run()))
     if as_json:
         click.echo(render.as_json(result))
-    else:
-        render.show_result(Console(), result, lang)
+        return
+    if consent_id:
+        click.echo(f"under consent {consent_id}")
+    render.show_result(Console(), result, lang)
 
 
 @main.command("check-batch")
@@ -545,6 +559,37 @@ def programs_test(programs_dir: Path | None) -> None:
         raise click.ClickException(f"{failures} program test case(s) failed")
 
 
+@main.group()
+def db() -> None:
+    """The consent database."""
+
+
+@db.command("upgrade")
+@click.option(
+    "--db-url",
+    required=True,
+    help="The consent database, e.g. sqlite+pysqlite:///consent.sqlite or a PostgreSQL URL.",
+)
+def db_upgrade(db_url: str) -> None:
+    """Migrate the consent database to the revision this code needs; print where it stands."""
+    import sqlalchemy as sa  # noqa: PLC0415 - only this command needs it
+
+    from consent import ConsentError  # noqa: PLC0415
+    from consent.database import create_consent_engine  # noqa: PLC0415
+    from consent.migrations import current_revision, upgrade  # noqa: PLC0415
+
+    try:
+        upgrade(db_url)
+        engine = create_consent_engine(db_url)
+        try:
+            revision = current_revision(engine)
+        finally:
+            engine.dispose()
+    except (ConsentError, sa.exc.SQLAlchemyError, ValueError) as exc:
+        raise click.ClickException(f"consent database: {one_line(exc)}") from exc
+    click.echo(f"consent database at revision {revision}")
+
+
 async def _until_signalled() -> None:
     import signal  # noqa: PLC0415
 
@@ -553,6 +598,10 @@ async def _until_signalled() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
+
+
+main.add_command(consent)
+main.add_command(mandate)
 
 
 if __name__ == "__main__":
