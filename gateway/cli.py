@@ -12,12 +12,11 @@ import csv
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import TextIO
 
 import click
-import grpc
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -28,18 +27,18 @@ from adapters.pki.material import PkiError
 from gateway import environment, render
 from gateway.auth.errors import AuthError
 from gateway.auth.tokens import issue_token, load_private_key
-from gateway.client_profile import ProfileError, default_profile_path
+from gateway.cli_connection import call_hub, connect, connection_options, one_line
+from gateway.cli_consent import consent, mandate
+from gateway.client_profile import ProfileError
 from gateway.config import ConfigError, load_hub_config
 from gateway.demo import DemoOptions, default_data_dir, run_demo
 from gateway.engine.errors import EngineError
 from gateway.errors import GatewayError
-from gateway.hub_connection import HubConnection
 from gateway.programs.errors import ProgramError
 from gateway.programs.loader import load_programs
 from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
 
 _LANG = click.Choice(render.LANGUAGES)
-_T = TypeVar("_T")
 
 EXIT_OK = 0
 """The command did what it was asked (check-batch: every row was decided)."""
@@ -70,12 +69,7 @@ class _SakhaCommands(click.Group):
         try:
             return super().invoke(ctx)
         except _FAILURES as exc:
-            raise click.ClickException(_one_line(exc)) from exc
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return " ".join(text.split())
+            raise click.ClickException(one_line(exc)) from exc
 
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -248,38 +242,18 @@ def adapter_serve(
     asyncio.run(run())
 
 
-def _connection_options(command: Callable[..., None]) -> Callable[..., None]:
-    """--server, --profile and --insecure, shared by the commands that call the hub."""
-    command = click.option(
-        "--insecure",
-        is_flag=True,
-        help="Plaintext, no token: only for a hub started with insecure: true.",
-    )(command)
-    command = click.option(
-        "--profile",
-        "profile_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Client profile (CA, key, organisation) [default: $SAKHA_PROFILE or "
-        "$XDG_CONFIG_HOME/sakha/profile.yaml, written by `sakha demo`].",
-    )(command)
-    return click.option(
-        "--server", default=None, help="Hub address, host:port [default: the profile's]."
-    )(command)
-
-
-def _connect(server: str | None, profile_path: Path | None, insecure: bool) -> HubConnection:
-    return HubConnection.resolve(
-        server=server, profile_path=profile_path or default_profile_path(), insecure=insecure
-    )
-
-
 @main.command()
-@_connection_options
+@connection_options
 @click.option("--program", required=True)
 @click.option("--subject", required=True, help="The subject's 10-digit national ID.")
 @click.option("--purpose", required=True)
 @click.option("--request-id", default="", help="Your id for this check (default: generated).")
+@click.option(
+    "--consent",
+    "consent_id",
+    default="",
+    help="The consent covering this check [default: the subject's live one, if any].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--lang", type=_LANG, default="en", show_default=True)
 @click.option("--timeout", default=10.0, show_default=True, help="Deadline in seconds.")
@@ -291,31 +265,38 @@ def check(
     subject: str,
     purpose: str,
     request_id: str,
+    consent_id: str,
     as_json: bool,
     lang: str,
     timeout: float,
 ) -> None:
     """Ask the hub whether one subject is eligible for a program."""
     request = eligibility_pb2.CheckRequest(
-        national_id=subject, program_id=program, purpose=purpose, request_id=request_id
+        national_id=subject,
+        program_id=program,
+        purpose=purpose,
+        request_id=request_id,
+        consent_id=consent_id,
     )
 
-    connection = _connect(server, profile_path, insecure)
+    connection = connect(server, profile_path, insecure)
 
     async def run() -> eligibility_pb2.CheckResult:
         async with connection.channel() as channel:
             stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
             return await stub.Check(request, timeout=timeout, metadata=connection.metadata())
 
-    result = _call(lambda: asyncio.run(run()))
+    result = call_hub(lambda: asyncio.run(run()))
     if as_json:
         click.echo(render.as_json(result))
-    else:
-        render.show_result(Console(), result, lang)
+        return
+    if consent_id:
+        click.echo(f"under consent {consent_id}")
+    render.show_result(Console(), result, lang)
 
 
 @main.command("check-batch")
-@_connection_options
+@connection_options
 @click.option("--program", required=True)
 @click.option("--purpose", required=True)
 @click.option(
@@ -344,7 +325,7 @@ def check_batch(
     Exits 0 when every row was decided, 1 when any row could not be (its error column says
     why), 2 on a usage error.
     """
-    connection = _connect(server, profile_path, insecure)
+    connection = connect(server, profile_path, insecure)
     rows = list(_read_subjects(in_path))
     if not rows:
         raise click.ClickException("the input CSV holds no subjects")
@@ -396,7 +377,7 @@ def check_batch(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console) as progress:
-        counts = _call(lambda: asyncio.run(run(progress)))
+        counts = call_hub(lambda: asyncio.run(run(progress)))
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
     console.print(f"{len(rows)} subjects → {out_path.name}  ({summary})")
     undecided = len(rows) - sum(n for decision, n in counts.items() if decision != "ERROR")
@@ -578,6 +559,37 @@ def programs_test(programs_dir: Path | None) -> None:
         raise click.ClickException(f"{failures} program test case(s) failed")
 
 
+@main.group()
+def db() -> None:
+    """The consent database."""
+
+
+@db.command("upgrade")
+@click.option(
+    "--db-url",
+    required=True,
+    help="The consent database, e.g. sqlite+pysqlite:///consent.sqlite or a PostgreSQL URL.",
+)
+def db_upgrade(db_url: str) -> None:
+    """Migrate the consent database to the revision this code needs; print where it stands."""
+    import sqlalchemy as sa  # noqa: PLC0415 - only this command needs it
+
+    from consent import ConsentError  # noqa: PLC0415
+    from consent.database import create_consent_engine  # noqa: PLC0415
+    from consent.migrations import current_revision, upgrade  # noqa: PLC0415
+
+    try:
+        upgrade(db_url)
+        engine = create_consent_engine(db_url)
+        try:
+            revision = current_revision(engine)
+        finally:
+            engine.dispose()
+    except (ConsentError, sa.exc.SQLAlchemyError, ValueError) as exc:
+        raise click.ClickException(f"consent database: {one_line(exc)}") from exc
+    click.echo(f"consent database at revision {revision}")
+
+
 async def _until_signalled() -> None:
     import signal  # noqa: PLC0415
 
@@ -588,27 +600,8 @@ async def _until_signalled() -> None:
     await stop.wait()
 
 
-def _call(run: Callable[[], _T]) -> _T:
-    try:
-        return run()
-    except grpc.aio.AioRpcError as exc:
-        raise click.ClickException(_describe_rpc_error(exc)) from exc
-    except grpc.RpcError as exc:  # pragma: no cover - sync errors look the same
-        raise click.ClickException(str(exc)) from exc
-
-
-def _describe_rpc_error(exc: grpc.aio.AioRpcError) -> str:
-    from google.rpc import error_details_pb2  # noqa: PLC0415
-    from grpc_status import rpc_status  # noqa: PLC0415
-
-    reasons: list[str] = []
-    status = rpc_status.from_call(exc)  # type: ignore[arg-type]
-    for detail in status.details if status is not None else []:
-        bad = error_details_pb2.BadRequest()
-        if detail.Unpack(bad):
-            reasons += [f"{v.field}: {v.reason}" for v in bad.field_violations]
-    line = f"{exc.code().name}: {exc.details()}"
-    return f"{line} [{'; '.join(reasons)}]" if reasons else line
+main.add_command(consent)
+main.add_command(mandate)
 
 
 if __name__ == "__main__":

@@ -510,6 +510,14 @@ class ConsentStore:
             ).all()
         return {row.id: _mandate_record(row) for row in rows}
 
+    def list_mandates(self) -> list[MandateRecord]:
+        """Every registered mandate, oldest first."""
+        with self._read() as connection:
+            rows = connection.execute(
+                sa.select(mandates).order_by(mandates.c.created_at, mandates.c.id)
+            ).all()
+        return [_mandate_record(row) for row in rows]
+
     def mandate_history(self, mandate_id: str) -> list[HistoryEvent[MandateStatus]]:
         """The mandate's status changes, oldest first (empty for an unknown id)."""
         return self._events(mandate_history.c.mandate_id, mandate_id, MandateStatus)

@@ -1,0 +1,1 @@
+"""ConsentService over real gRPC, with the hub's interceptors and JWT authentication."""
