@@ -124,6 +124,10 @@ class JwksVerifier:
         """The key ids this verifier knows."""
         return frozenset(self._keys)
 
+    def document(self) -> dict[str, Any]:
+        """The JWK Set of every key this verifier accepts: what to publish."""
+        return public_jwk_set(self._keys)
+
     def _payload(self, token: object, typ: str) -> object:
         if not isinstance(token, str) or not token or len(token) > MAX_JWS_CHARS:
             raise _fail(SignatureDefect.MALFORMED, "not a compact JWS of acceptable size")

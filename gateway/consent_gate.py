@@ -32,7 +32,8 @@ class ConsentStoreUnavailableError(GatewayError):
     """The consent store cannot be read or written: checks fail closed."""
 
 
-def _utc_now() -> dt.datetime:
+def utc_now() -> dt.datetime:
+    """The current time in UTC (the consent clock's default)."""
     return dt.datetime.now(dt.UTC)
 
 
@@ -50,7 +51,7 @@ class ConsentGate:
         store: ConsentStore,
         plan_for: Callable[[Program], Plan],
         *,
-        clock: Callable[[], dt.datetime] = _utc_now,
+        clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self._store = store
         self._plan_for = plan_for

@@ -27,7 +27,6 @@ from consent import (
     ConsentSigner,
     ConsentTemplate,
     fits,
-    jwk_set,
 )
 from consent.model import check_national_id
 from consent.store import ConsentRecord, ConsentStore, MandateRecord
@@ -36,6 +35,7 @@ from gateway.auth.errors import AuthenticationError, AuthenticationReason
 from gateway.auth.policy import Policy
 from gateway.auth.registry import ClientRegistry, Role
 from gateway.auth.tokens import Caller
+from gateway.consent_gate import utc_now
 from gateway.errors import FieldViolation, InvalidRequestError
 from gateway.interceptors import caller_of
 from gateway.status import grpc_errors
@@ -74,7 +74,7 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
 
     Args:
         store: where consents and mandates live.
-        signer: the gateway's consent key; its public half is what GetKeys publishes.
+        signer: the gateway's consent key, which signs what Grant and RegisterMandate store.
         templates: the consent template of a program id (raises UnknownProgramError for an
             unknown program, NoConsentTemplateError for a mandate one).
         policy: decides whether a caller holds the consent_manager role.
@@ -90,7 +90,7 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
         templates: Callable[[str], ConsentTemplate],
         policy: Policy,
         consumers: ClientRegistry,
-        clock: Callable[[], dt.datetime],
+        clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self._store = store
         self._signer = signer
@@ -334,7 +334,8 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
     async def GetKeys(  # noqa: N802 - gRPC method name
         self, request: pb2.GetKeysRequest, context: Context
     ) -> pb2.GetKeysResponse:
-        """The consent signing key as a JWK Set, for any authenticated caller."""
+        """The consent keys as a JWK Set (the current one and any earlier ones still honoured),
+        for any authenticated caller."""
         _authenticated(context)
-        document = jwk_set([self._signer.public_jwk()])
+        document = self._store.verifier.document()
         return pb2.GetKeysResponse(jwks_json=json.dumps(document, sort_keys=True))

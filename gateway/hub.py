@@ -12,7 +12,7 @@ import grpc
 import sqlalchemy as sa
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
+from sakha.v1 import consent_pb2, consent_pb2_grpc, eligibility_pb2, eligibility_pb2_grpc
 
 from adapters.client import ConnectorClient
 from adapters.jwk_set import jwk_thumbprint, public_jwk_set, read_jwk_set
@@ -32,6 +32,7 @@ from gateway.config import (
     client_tls_files,
 )
 from gateway.consent_gate import ConsentGate
+from gateway.consent_service import ConsentServicer
 from gateway.engine.catalogue import IDENTITY_AGENCY, Catalogue
 from gateway.errors import HubUnavailableError
 from gateway.fanout import AgencyDirectory, RemoteAgency
@@ -47,6 +48,7 @@ from gateway.signing_key import load_hub_signing_key
 
 _log = logging.getLogger(__name__)
 SERVICE_NAME = eligibility_pb2.DESCRIPTOR.services_by_name["EligibilityService"].full_name
+CONSENT_SERVICE_NAME = consent_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name
 
 
 @dataclass
@@ -139,6 +141,7 @@ class _Security:
     limiter: RateLimiter
     interceptors: tuple[grpc.aio.ServerInterceptor[Any, Any], ...]
     anonymous_allowed: bool
+    clients: ClientRegistry | None = None
 
 
 def _security(config: HubConfig, programs: ProgramRegistry) -> _Security:
@@ -154,7 +157,9 @@ def _security(config: HubConfig, programs: ProgramRegistry) -> _Security:
         leeway_s=config.token_leeway_s,
         max_lifetime_s=config.token_max_lifetime_s,
     )
-    return _Security(AccessPolicy(clients), limiter, _chain(config, authentication, limiter), False)
+    return _Security(
+        AccessPolicy(clients), limiter, _chain(config, authentication, limiter), False, clients
+    )
 
 
 def _chain(
@@ -325,10 +330,24 @@ async def start_hub(config: HubConfig) -> Hub:
         ],
     )
     eligibility_pb2_grpc.add_EligibilityServiceServicer_to_server(servicer, server)
+    services = [SERVICE_NAME]
+    if consent is not None:
+        assert security.clients is not None  # noqa: S101 - the consent layer needs client tokens
+        consent_pb2_grpc.add_ConsentServiceServicer_to_server(
+            ConsentServicer(
+                consent.store,
+                consent.signer,
+                templates=pipeline.consent_template,
+                policy=security.policy,
+                consumers=security.clients,
+            ),
+            server,
+        )
+        services.append(CONSENT_SERVICE_NAME)
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        (*services, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
     try:
         if not config.layers.client_tls:

@@ -125,6 +125,11 @@ class ConsentStore:
         self._engine = engine
         self._verifier = verifier
 
+    @property
+    def verifier(self) -> JwksVerifier:
+        """The keys every stored artefact and mandate was verified against."""
+        return self._verifier
+
     @classmethod
     def open(cls, url: str | sa.URL, verifier: JwksVerifier) -> ConsentStore:
         """A store on the (migrated) database at ``url``."""
