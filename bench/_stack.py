@@ -34,6 +34,7 @@ import asyncio
 import contextlib
 import ctypes
 import dataclasses
+import datetime as dt
 import json
 import logging
 import os
@@ -286,14 +287,18 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_agencies(data_dir: Path, *, pki: Path | None = None) -> Iterator[Child]:
+def running_agencies(
+    data_dir: Path, *, pki: Path | None = None, hub_keys: Path | None = None
+) -> Iterator[Child]:
     """The 30 simulated agencies over ``data_dir``, in a child process.
 
     With ``pki`` (a :class:`~gateway.pki.ca.PkiLayout` folder) each serves mutual TLS and
     admits only the hub's client certificate (``RequirePeerIdentity``), as in ``sakha demo``.
+    With ``hub_keys`` alone they serve plaintext but check every Fetch's token.
     """
     tls = ("--pki", str(pki)) if pki is not None else ()
-    with child("agencies", "--data-dir", str(data_dir), *tls) as running:
+    keys = ("--hub-keys", str(hub_keys)) if hub_keys is not None else ()
+    with child("agencies", "--data-dir", str(data_dir), *tls, *keys) as running:
         yield running
 
 
@@ -307,12 +312,20 @@ def running_hub(agencies: Child, **config: float) -> Iterator[Stack]:
 
 @contextlib.contextmanager
 def running_secured_hub(
-    agencies: Child, security: SecurityLayers, material: DemoSecurity, **config: float
+    agencies: Child,
+    security: SecurityLayers,
+    material: DemoSecurity,
+    *,
+    db_url: str | None = None,
+    consents: Mapping[str, Path] | None = None,
+    **config: Any,
 ) -> Iterator[Stack]:
     """A hub with the parts of its security ``security`` names, connected to ``agencies``.
 
     ``material`` is :func:`prepare_security`'s; ``agencies`` must serve mutual TLS exactly
-    when ``security.agency_mtls`` is set.
+    when ``security.agency_mtls`` is set. With the consent layer on, ``db_url`` is its
+    (migrated) store and ``consents`` names, per program, a file of subjects (one per line)
+    whose consents the hub grants itself before it reports ready.
     """
     if security == ALL_OFF:
         with _hub_child(agencies, config) as stack:
@@ -322,13 +335,15 @@ def running_secured_hub(
         "parts": dataclasses.asdict(security),
         "pki": str(material.pki.folder),
         "clients_file": str(material.clients_file),
+        "db_url": db_url,
+        "consents": {p: str(path) for p, path in (consents or {}).items()},
     }
     with _hub_child(agencies, config, "--security", json.dumps(described)) as stack:
         yield stack
 
 
 @contextlib.contextmanager
-def _hub_child(agencies: Child, config: Mapping[str, float], *extra: str) -> Iterator[Stack]:
+def _hub_child(agencies: Child, config: Mapping[str, Any], *extra: str) -> Iterator[Stack]:
     targets = agencies.ready["targets"]
     with child(
         "hub", "--targets", json.dumps(targets), "--config", json.dumps(config), *extra
@@ -662,11 +677,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--targets", default="[]", help="JSON [[agency_id, host:port], …] (hub)")
     parser.add_argument("--config", default="{}", help="JSON HubConfig overrides (hub, both)")
     parser.add_argument("--pki", type=Path, help="PKI folder: agencies serve mutual TLS")
+    parser.add_argument("--hub-keys", type=Path, help="fetch-token JWK Set agencies check")
     parser.add_argument(
         "--security",
         default="",
-        help="JSON {parts: {client_tls, client_tokens, agency_mtls, fetch_tokens}, pki, "
-        "clients_file}",
+        help="JSON {parts: {client_tls, client_tokens, agency_mtls, fetch_tokens, consent}, pki, "
+        "clients_file, db_url, consents: {program_id: file of subjects, one per line}}",
     )
     args = parser.parse_args(argv)
     _die_with_parent(args.parent_pid)
@@ -699,7 +715,9 @@ async def _serve(args: argparse.Namespace) -> None:
                 ensure_population(args.data_dir, households=args.households)
                 stamps["population"] = time.monotonic()
             pki = PkiLayout(args.pki) if args.pki is not None else None
-            agencies = await start_simulated_agencies(args.data_dir, pki=pki)
+            agencies = await start_simulated_agencies(
+                args.data_dir, pki=pki, hub_keys=args.hub_keys
+            )
             stamps["agencies"] = time.monotonic()
             announce["targets"] = agencies.targets()
         if args.role in ("hub", "both"):
@@ -707,6 +725,9 @@ async def _serve(args: argparse.Namespace) -> None:
             security = json.loads(args.security) if args.security else None
             hub = await start_hub(_hub_config(targets, config, security))
             stamps["hub"] = time.monotonic()
+            if security is not None and security.get("consents"):
+                await asyncio.to_thread(_seed_consents, hub, security["consents"])
+                stamps["consents"] = time.monotonic()
             announce["port"] = hub.port
         announce["stamps"] = stamps
         print(json.dumps(announce), flush=True)
@@ -726,6 +747,8 @@ def _hub_config(
     from gateway.config import AgencyEndpoint, HubConfig  # noqa: PLC0415
 
     endpoints = tuple(AgencyEndpoint(a, t) for a, t in targets)
+    # JSON carries paths as text; the config's path keys are the ones ending in _dir/_file.
+    overrides = {k: Path(v) if k.endswith(("_dir", "_file")) else v for k, v in overrides.items()}
     if security is None:
         return HubConfig(
             listen="127.0.0.1:0", agencies=endpoints, **{"insecure": True, **overrides}
@@ -736,8 +759,32 @@ def _hub_config(
         listen="127.0.0.1:0",
         agencies=endpoints,
         security=SecurityLayers(**security["parts"]),
+        db_url=security.get("db_url"),
         **overrides,
     )
+
+
+def _seed_consents(hub: Any, consents: Mapping[str, str]) -> None:
+    """Grant the demo organisation each listed subject's consent to each program."""
+    from gateway.demo_consent import grant_widest  # noqa: PLC0415
+    from gateway.demo_security import DEMO_ORGANISATION  # noqa: PLC0415
+
+    layer = hub.consent
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    for program_id, subjects_file in consents.items():
+        template = hub.pipeline.consent_template(program_id)
+        purpose = hub.registry.get(program_id).purposes[0]
+        for subject in Path(subjects_file).read_text(encoding="utf-8").split():
+            grant_widest(
+                layer.store,
+                layer.signer,
+                template,
+                consent_id=f"bench-{program_id}-{subject}",
+                subject=subject,
+                organisation_id=DEMO_ORGANISATION,
+                purpose=purpose,
+                now=now,
+            )
 
 
 def _count_work() -> dict[str, int]:
@@ -752,10 +799,10 @@ def _count_work() -> dict[str, int]:
     counts = {"groups": 0, "checks": 0, "fetches": 0}
     decide = Pipeline.decide
 
-    async def counted_group(self: Any, group: Sequence[Any]) -> Any:
+    async def counted_group(self: Any, group: Sequence[Any], **kwargs: Any) -> Any:
         counts["groups"] += 1
         counts["checks"] += len(group)
-        return await decide(self, group)
+        return await decide(self, group, **kwargs)
 
     setattr(Pipeline, "decide", counted_group)  # noqa: B010
     fetch = ConnectorClient.fetch

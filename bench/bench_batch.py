@@ -79,14 +79,17 @@ class PopulationResult:
 async def hub_batch(
     stub: eligibility_pb2_grpc.EligibilityServiceAsyncStub,
     requests: Sequence[eligibility_pb2.CheckRequest],
+    metadata: Sequence[tuple[str, str]] | None = None,
 ) -> Counter[str]:
     """Stream ``requests`` through CheckBatch; count the decisions (and errors) that come back.
+
+    ``metadata`` goes with the call (a secure hub's bearer token).
 
     Raises:
         RuntimeError: the stream returned a different number of results.
     """
     counts: Counter[str] = Counter()
-    async for result in stub.CheckBatch(iter(requests), timeout=3600):
+    async for result in stub.CheckBatch(iter(requests), timeout=3600, metadata=metadata):
         if result.HasField("error"):
             counts["ERROR"] += 1
         else:

@@ -319,7 +319,7 @@ async def run(args: argparse.Namespace) -> Results:
             sum(map(_stack.cpu_seconds, ours)),
             time.monotonic(),
         )
-        await _measure(args, hubs, subjects, results)
+        await measure(args, hubs, subjects, results)
         others = (_stack.busy_cpu_seconds() - busy) - (sum(map(_stack.cpu_seconds, ours)) - mine)
         results.others_cores = max(0.0, others) / (time.monotonic() - began)
         print(f"other processes used {results.others_cores:.2f} cores meanwhile", flush=True)
@@ -334,12 +334,16 @@ async def run(args: argparse.Namespace) -> Results:
     return results
 
 
-async def _measure(
+async def measure(
     args: argparse.Namespace,
     hubs: dict[str, Hub],
     subjects: dict[str, list[str]],
     results: Results,
 ) -> None:
+    """Measure every hub at c1 and ``args.concurrency``, round by round, into ``results``.
+
+    Reads ``args.runs``, ``programs``, ``checks`` (c1 calls), ``duration`` (seconds at load).
+    """
     loads = (1, args.concurrency)
     async with contextlib.AsyncExitStack() as channels:
         calls = {}

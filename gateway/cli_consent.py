@@ -339,6 +339,12 @@ def consent_verify(jws_file: Path, jwks_file: Path, as_json: bool) -> None:
 
 
 @mandate.command("register")
+@click.option(
+    "--id",
+    "mandate_id",
+    default="",
+    help="The id programs cite (legal_basis: {kind: mandate, mandate: ID}) [default: new].",
+)
 @click.option("--legal-reference", required=True, help="The law, decree or order, as cited.")
 @click.option("--issuing-authority", required=True)
 @click.option("--program", "programs", multiple=True, required=True, help="Repeatable.")
@@ -350,6 +356,7 @@ def consent_verify(jws_file: Path, jwks_file: Path, as_json: bool) -> None:
 def mandate_register(hub: _Hub, **options: Any) -> None:
     """Register a mandate; print its id."""
     request = pb2.RegisterMandateRequest(
+        mandate_id=options["mandate_id"],
         legal_reference=options["legal_reference"],
         issuing_authority=options["issuing_authority"],
         programs=options["programs"],
@@ -451,13 +458,13 @@ def _artefact_rows(artefact: pb2.ConsentArtefact) -> list[tuple[str, str]]:
             "fetch",
             _name(pb2.FetchType, _FETCH[0], artefact.fetch_type)
             + (
-                f", at most {frequency.max_uses} per {frequency.period.ToTimedelta()}"
+                f", at most {frequency.max_uses} per {_duration(frequency.period.ToTimedelta())}"
                 if artefact.HasField("frequency")
                 else ""
             ),
         ),
         ("valid", f"{_time(artefact.valid_from)} to {_time(artefact.valid_until)}"),
-        ("data life", str(artefact.data_life.ToTimedelta())),
+        ("data life", _duration(artefact.data_life.ToTimedelta())),
         ("notice", artefact.notice_version),
         ("collected", _name(pb2.CollectionMethod, _COLLECTION[0], artefact.collection_method)),
         ("created", _time(artefact.created_at)),
@@ -505,3 +512,10 @@ def _history_table(events: Iterable[Any], prefix: str, enum: Any) -> Table:
         )
         table.add_row(_time(event.at), event.actor, change, event.why)
     return table
+
+
+def _duration(span: dt.timedelta) -> str:
+    """``30 days`` for whole days (what templates and forms use), else the timedelta."""
+    if span.seconds == 0 and span.microseconds == 0:
+        return f"{span.days} day" + ("" if span.days == 1 else "s")
+    return str(span)

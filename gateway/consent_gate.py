@@ -1,9 +1,12 @@
 """The consent step of ``admit``: may each check go ahead under a consent or a mandate?
 
-One call decides a whole group (a CheckBatch chunk, or one single check) in one store
-transaction: each check becomes a :class:`~consent.UseRequest` naming every agency and
-attribute its program's plan touches, and the store judges them against the consents and
-mandates as they stand now, recording the uses it allows. Nothing is cached, so a consent
+One call decides a whole group in one store transaction: each check becomes a
+:class:`~consent.UseRequest` naming every agency and attribute its program's plan touches,
+and the store judges them against the consents and mandates as they stand now, recording the
+uses it allows. A CheckBatch chunk is one group; concurrent single checks are gathered into
+groups the way the coalescer gathers them for the agencies (a check alone goes at once;
+while one transaction runs, the checks arriving meanwhile form the next), so a busy hub
+commits one transaction per group, not one per check. Nothing is cached, so a consent
 revoked through any hub sharing the store is refused at the very next check.
 """
 
@@ -19,6 +22,7 @@ import sqlalchemy as sa
 
 from consent import Allowed, ConsentDeniedError, UseRequest
 from consent.store import ConcurrentChangeError, ConsentStore
+from gateway.coalescer import Coalescer, Waiting
 from gateway.command import AdmittedCheck
 from gateway.engine.planner import Plan
 from gateway.errors import GatewayError
@@ -26,6 +30,11 @@ from gateway.legal_basis import use_request
 from gateway.programs.model import Program
 
 _log = logging.getLogger(__name__)
+
+SINGLES_WINDOW_S = 0.05
+"""The longest a single check waits for its consent group (only while another is decided)."""
+SINGLES_MAX_ITEMS = 1000
+"""A group of single checks is decided as soon as it holds this many."""
 
 
 class ConsentStoreUnavailableError(GatewayError):
@@ -56,11 +65,33 @@ class ConsentGate:
         self._store = store
         self._plan_for = plan_for
         self._clock = clock
+        self._singles: Coalescer[None, AdmittedCheck, AdmittedCheck | ConsentDeniedError] = (
+            Coalescer(
+                self._decide_singles,
+                window_s=SINGLES_WINDOW_S,
+                max_items=SINGLES_MAX_ITEMS,
+                max_in_flight=1,  # one writer at a time: the store serializes them anyway
+            )
+        )
 
     @property
     def store(self) -> ConsentStore:
         """The store decisions are made against."""
         return self._store
+
+    async def authorize_one(self, admitted: AdmittedCheck) -> AdmittedCheck | ConsentDeniedError:
+        """One single check with its basis, or its refusal, decided with concurrent ones.
+
+        Raises:
+            ConsentStoreUnavailableError: the store cannot be reached.
+        """
+        return await self._singles.submit(None, admitted)
+
+    async def _decide_singles(
+        self, key: None, group: Sequence[AdmittedCheck], waiting: Waiting
+    ) -> list[AdmittedCheck | ConsentDeniedError]:
+        del key, waiting  # a caller who left after the group was sent has used its consent
+        return await self.authorize(group)
 
     async def authorize(
         self, admitted: Sequence[AdmittedCheck]

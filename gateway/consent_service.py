@@ -262,7 +262,7 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
         caller = self._manager(context)
         now = self._clock()
         jws = self._signer.sign_mandate(
-            codec.mandate(request, mandate_id=new_mandate_id(), now=now)
+            codec.mandate(request, mandate_id=request.mandate_id or new_mandate_id(), now=now)
         )
         why = request.why or "mandate registered"
 

@@ -127,7 +127,10 @@ class Pipeline:
         if self._consent is None:
             return results
         screened = [(i, r) for i, r in enumerate(results) if isinstance(r, AdmittedCheck)]
-        decided = await self._consent.authorize([r for _, r in screened])
+        if len(commands) == 1 and screened:  # a single check: decided with concurrent ones
+            decided = [await self._consent.authorize_one(screened[0][1])]
+        else:
+            decided = await self._consent.authorize([r for _, r in screened])
         for (index, _), outcome in zip(screened, decided, strict=True):
             results[index] = outcome
         return results

@@ -63,11 +63,14 @@ async def start_simulated_agencies(
     host: str = "127.0.0.1",
     only: set[str] | None = None,
     pki: PkiLayout | None = None,
+    hub_keys: Path | None = None,
 ) -> SimulatedAgencies:
     """Start every simulated agency (or those in ``only``) over the population in data_dir.
 
     With ``pki`` each agency serves its own certificate over mutual TLS and admits only the
     hub's client certificate; without it, plaintext (tests and benchmarks of the core only).
+    ``hub_keys`` (the hub's fetch-token JWK Set) makes a plaintext agency check every
+    Fetch's token too (what fetch tokens cost, measured apart from TLS).
     """
     started = SimulatedAgencies()
     try:
@@ -76,7 +79,7 @@ async def start_simulated_agencies(
                 continue
             adapter = load_adapter_config(path, variables={"data_dir": str(data_dir)})
             agency_id = adapter.describe().agency_id
-            server, port = await create_adapter_server(adapter, host, 0, tls=pki)
+            server, port = await create_adapter_server(adapter, host, 0, tls=pki, hub_keys=hub_keys)
             started.agencies[agency_id] = RunningAgency(agency_id, adapter, server, port, host)
     except BaseException:
         await started.stop(None)

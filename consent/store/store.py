@@ -18,6 +18,7 @@ status too. Export the JWS to verify it offline.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -76,10 +77,20 @@ def _payload(jws: str) -> object:
     return decode_json(base64url_decode(jws.split(".")[1]))
 
 
+ARTEFACT_CACHE_SIZE = 65_536
+"""Parsed artefacts kept in memory, by their JWS. An artefact never changes (a change is a
+new artefact), so this can serve nothing stale: status and uses are read afresh each time."""
+
+
+@functools.lru_cache(maxsize=ARTEFACT_CACHE_SIZE)
+def _artefact(jws: str) -> ConsentArtefact:
+    return artefact_from_payload(_payload(jws))
+
+
 def _consent_record(row: sa.Row[Any], now: dt.datetime) -> ConsentRecord:
     stored = ConsentStatus(row.status)
     return ConsentRecord(
-        artefact=artefact_from_payload(_payload(row.jws)),
+        artefact=_artefact(row.jws),
         jws=row.jws,
         status=effective_status(stored, row.valid_until, now),
         stored_status=stored,
@@ -638,21 +649,7 @@ class ConsentStore:
                     )
             if used:
                 connection.execute(sa.insert(consent_uses), used)
-            for consent_id, before in seen.items():
-                after = states[consent_id].use_count
-                if after == before:
-                    continue
-                result = connection.execute(
-                    sa.update(consents)
-                    .where(
-                        consents.c.id == consent_id,
-                        consents.c.use_count == before,
-                        consents.c.status == str(ConsentStatus.ACTIVE),
-                    )
-                    .values(use_count=after, last_used_at=now)
-                )
-                if result.rowcount != 1:
-                    raise ConcurrentChangeError(f"consent {consent_id!r} changed meanwhile")
+                _count_uses(connection, seen, states, now)
         return outcomes
 
     def _locked_states(
@@ -707,6 +704,35 @@ class ConsentStore:
             return {}
         rows = connection.execute(sa.select(mandates).where(mandates.c.id.in_(mandate_ids))).all()
         return {row.id: _mandate_record(row) for row in rows}
+
+
+def _count_uses(
+    connection: sa.Connection,
+    before: dict[str, int],
+    states: dict[str, ConsentState],
+    now: dt.datetime,
+) -> None:
+    """One UPDATE for the group: each used consent's count moves from what was read (and
+    locked) to what the group left; a row that changed meanwhile fails the whole group."""
+    changed = {
+        cid: states[cid].use_count for cid, n in before.items() if states[cid].use_count != n
+    }
+    if not changed:
+        return
+    by_id = consents.c.id
+    result = connection.execute(
+        sa.update(consents)
+        .where(
+            by_id.in_(changed),
+            consents.c.use_count == sa.case(before, value=by_id),
+            consents.c.status == str(ConsentStatus.ACTIVE),
+        )
+        .values(use_count=sa.case(changed, value=by_id), last_used_at=now)
+    )
+    if result.rowcount != len(changed):
+        raise ConcurrentChangeError(
+            f"{len(changed) - result.rowcount} of the group's consents changed meanwhile"
+        )
 
 
 _Consumer = tuple[str, str, str]

@@ -320,8 +320,9 @@ async def test_listing_an_invalid_national_id_is_refused(hub: Hub) -> None:
         ({"purposes": ["Not An Identifier"]}, "purposes"),
         ({"legal_reference": ""}, "legal_reference"),
         ({"valid_from": {"seconds": 100}, "valid_until": {"seconds": 50}}, "valid_until"),
+        ({"mandate_id": "has spaces"}, "id"),
     ],
-    ids=["no programs", "bad purpose", "no legal reference", "ends before it starts"],
+    ids=["no programs", "bad purpose", "no legal reference", "ends before it starts", "bad id"],
 )
 async def test_a_bad_mandate_is_refused_with_its_field(
     hub: Hub, changes: dict[str, Any], field: str

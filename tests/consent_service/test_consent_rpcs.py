@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import grpc
 from google.protobuf import duration_pb2
 from sakha.v1 import consent_pb2 as pb2
 
@@ -160,6 +161,17 @@ async def test_a_mandate_is_registered_suspended_resumed_listed_and_verifiable(
     keys = await hub.call("GetKeys", pb2.GetKeysRequest())
     mandate = JwksVerifier(json.loads(keys.jwks_json)).verify_mandate(second.jws)
     assert mandate.programs == frozenset({"fuel", "subsidy"})
+
+
+async def test_a_mandate_may_be_registered_under_the_id_its_programs_cite(hub: Hub) -> None:
+    request = _mandate_request()
+    request.mandate_id = "epidemic-relief-decree-1399"
+    registered = await hub.call("RegisterMandate", request)
+    assert registered.id == "epidemic-relief-decree-1399"
+    error = await hub.refused("RegisterMandate", request)
+    assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    listed = await hub.call("ListMandates", pb2.ListMandatesRequest())
+    assert [m.id for m in listed.mandates] == [registered.id]
 
 
 def test_statuses_on_the_wire_cover_the_domain() -> None:

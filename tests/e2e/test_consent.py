@@ -252,11 +252,19 @@ async def test_an_expired_consent_is_refused_once_its_window_closes(
 
 
 async def test_a_one_time_consent_is_spent_exactly_once_under_concurrent_checks(
-    consented: ConsentStack,
+    consented: ConsentStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     head = sample(consented.stack.population, "poor_head")
     consent_id = consented.grant(head, fetch_type=FetchType.ONE_TIME, frequency=None)
     message = _cite(request(head), consent_id)
+    transactions = []
+    decide = consented.store.authorize_group
+
+    def counted(requests: Any, **kwargs: Any) -> Any:
+        transactions.append(len(requests))
+        return decide(requests, **kwargs)
+
+    monkeypatch.setattr(consented.store, "authorize_group", counted)
     outcomes = await asyncio.gather(
         *(consented.stack.stub.Check(message, timeout=10) for _ in range(24)),
         return_exceptions=True,
@@ -267,6 +275,9 @@ async def test_a_one_time_consent_is_spent_exactly_once_under_concurrent_checks(
     assert len(refused) == 23
     assert {error_reason(e) for e in refused} == {"SPENT"}
     assert consented.store.get(consent_id).use_count == 1
+    # Concurrent single checks share consent transactions, as they share agency batches.
+    assert sum(transactions) == 24
+    assert len(transactions) < 24
 
 
 # --- what the consent covers ---------------------------------------------------------------

@@ -850,10 +850,15 @@ class RegisterMandateRequest(_message.Message):
     VALID_FROM_FIELD_NUMBER: _builtins.int
     VALID_UNTIL_FIELD_NUMBER: _builtins.int
     WHY_FIELD_NUMBER: _builtins.int
+    MANDATE_ID_FIELD_NUMBER: _builtins.int
     legal_reference: _builtins.str
     issuing_authority: _builtins.str
     why: _builtins.str
     """Recorded in the history; default "mandate registered"."""
+    mandate_id: _builtins.str
+    """The id the programs it covers cite in their legal_basis (mandate: <id>); letters,
+    digits and . _ : - (at most 64). Default: a new id the hub makes.
+    """
     @_builtins.property
     def programs(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -876,10 +881,11 @@ class RegisterMandateRequest(_message.Message):
         valid_from: _timestamp_pb2.Timestamp | None = ...,
         valid_until: _timestamp_pb2.Timestamp | None = ...,
         why: _builtins.str = ...,
+        mandate_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["valid_from", b"valid_from", "valid_until", b"valid_until"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["issuing_authority", b"issuing_authority", "legal_reference", b"legal_reference", "programs", b"programs", "purposes", b"purposes", "valid_from", b"valid_from", "valid_until", b"valid_until", "why", b"why"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["issuing_authority", b"issuing_authority", "legal_reference", b"legal_reference", "mandate_id", b"mandate_id", "programs", b"programs", "purposes", b"purposes", "valid_from", b"valid_from", "valid_until", b"valid_until", "why", b"why"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

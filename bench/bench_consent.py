@@ -1,0 +1,299 @@
+"""What the consent layer and fetch tokens cost: each measured against the same run without it.
+
+One invocation, one population, agencies and hubs each in a process of their own (as in
+:mod:`bench.bench_security`). Four hubs run side by side and are measured in turn, rounds
+interleaved in a rotated order so drift spreads over all alike:
+
+- ``secure``: every layer but consent (client TLS, tokens, agency mTLS, fetch tokens);
+- ``consent``: the same plus consent: every check's consent is decided in ``admit``, one
+  store transaction per group (SQLite, the default store), and its use recorded;
+- ``plain``: client TLS and tokens, agencies in plaintext, no fetch tokens;
+- ``plain+fetch-tokens``: the same, but every Fetch carries a hub-signed token the
+  (plaintext) agency verifies, so the difference is the token alone, not TLS.
+
+Consents: the ``consent`` hub grants every household head a consent to livelihood_basket
+before it reports ready (the time is printed). The benchmark's programs are the built-in ones
+with livelihood_basket's frequency limit raised to 10,000 uses a day (the most a program
+file allows), for all hubs alike, so cycling through the caseload is never refused.
+
+Measured per hub: one Check at a time (p50, p99), 64 in flight (checks/s, p50, p99), hub +
+agency CPU per check and Fetch calls per check; and for ``secure`` against ``consent`` a
+CheckBatch over every head (heads/s). Medians over ``--runs`` rounds with low and high.
+
+    .venv/bin/python -m bench.bench_consent [--runs 3] [--checks 300] [--duration 5] [--record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench import _stack, bench_security
+from bench._stats import (
+    RESULTS_PATH,
+    RunSummary,
+    Spread,
+    environment_line,
+    markdown_table,
+    record_section,
+)
+from bench.bench_batch import hub_batch
+from bench.bench_security import BearerToken, Hub
+from consent.migrations import upgrade
+from consent.store import sqlite_url
+from gateway.config import SecurityLayers
+from gateway.pki.tls import client_channel_credentials
+from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
+
+PROGRAM = "livelihood_basket"
+VARIANTS: dict[str, SecurityLayers] = {
+    "secure": SecurityLayers(consent=False),
+    "consent": SecurityLayers(),
+    "plain": SecurityLayers(agency_mtls=False, fetch_tokens=False, consent=False),
+    "plain+fetch-tokens": SecurityLayers(agency_mtls=False, consent=False),
+}
+"""The hubs measured; each pair differs in one layer."""
+
+PAIRS = (("consent", "secure", "consent"), ("fetch tokens", "plain", "plain+fetch-tokens"))
+"""(layer, hub without it, hub with it)."""
+
+FREQUENCY = "max_frequency: {max_uses: 4, per_days: 30}"
+BENCH_FREQUENCY = "max_frequency: {max_uses: 10000, per_days: 1}"
+
+
+@dataclass
+class Results:
+    """Everything one invocation measured."""
+
+    population: str = ""
+    seeded: str = ""
+    checks: dict[tuple[str, int], RunSummary] = field(default_factory=dict)
+    cpu_ms: dict[tuple[str, int], dict[str, float]] = field(default_factory=dict)
+    work: dict[tuple[str, int], dict[str, float]] = field(default_factory=dict)
+    batch: dict[str, Spread] = field(default_factory=dict)
+    heads: int = 0
+
+
+def bench_programs(folder: Path) -> Path:
+    """The built-in programs, livelihood_basket allowing 10,000 uses a day."""
+    shutil.copytree(BUILTIN_PROGRAMS_DIR, folder)
+    path = folder / f"{PROGRAM}.yaml"
+    text = path.read_text(encoding="utf-8")
+    if FREQUENCY not in text:
+        raise RuntimeError(f"{path} no longer reads {FREQUENCY!r}; update the benchmark")
+    path.write_text(text.replace(FREQUENCY, BENCH_FREQUENCY), encoding="utf-8")
+    return folder
+
+
+async def run(args: argparse.Namespace) -> Results:
+    """Start the agencies and the four hubs, then measure them round by round."""
+    data_dir = args.data_dir or _stack.population_dir(args.households)
+    summary, _ = _stack.prepare_population(args.households, data_dir)
+    material = _stack.prepare_security(data_dir)
+    results = Results(population=f"{summary.households:,} households, {summary.persons:,} persons")
+    heads = _stack.household_heads(data_dir)
+    random.Random(20261201).shuffle(heads)
+    results.heads = len(heads)
+    with tempfile.TemporaryDirectory(prefix="sakha-bench-consent-") as scratch:
+        folder = Path(scratch)
+        programs = bench_programs(folder / "programs")
+        db_url = sqlite_url(str(folder / "consent.sqlite")).render_as_string(hide_password=False)
+        upgrade(db_url)
+        caseload = folder / "heads.txt"
+        caseload.write_text("\n".join(heads) + "\n", encoding="utf-8")
+        config = {"programs_dir": str(programs)}
+        with contextlib.ExitStack() as running:
+            mtls = running.enter_context(_stack.running_agencies(data_dir, pki=material.pki.folder))
+            plain = running.enter_context(_stack.running_agencies(data_dir))
+            checking = running.enter_context(
+                _stack.running_agencies(data_dir, hub_keys=material.pki.fetch_token_jwks)
+            )
+            agencies = {"secure": mtls, "consent": mtls, "plain": plain}
+            agencies["plain+fetch-tokens"] = checking
+            credentials = client_channel_credentials(material.pki.ca_cert)
+            hubs: dict[str, Hub] = {}
+            for name, layers in VARIANTS.items():
+                started = time.perf_counter()
+                stack = running.enter_context(
+                    _stack.running_secured_hub(
+                        agencies[name],
+                        layers,
+                        material,
+                        db_url=db_url if layers.consent else None,
+                        consents={PROGRAM: caseload} if layers.consent else None,
+                        **config,
+                    )
+                )
+                if layers.consent:
+                    seconds = time.perf_counter() - started
+                    results.seeded = (
+                        f"{len(heads):,} consents granted in {seconds:.1f} s "
+                        f"(hub start included; {len(heads) / seconds:,.0f}/s)"
+                    )
+                    print(results.seeded, flush=True)
+                hubs[name] = Hub(name, stack, credentials, BearerToken(material))
+            singles = bench_security.Results()
+            await bench_security.measure(args, hubs, {PROGRAM: heads}, singles)
+            for (name, _, concurrency), measured in singles.measured.items():
+                results.checks[name, concurrency] = measured.summary
+                results.cpu_ms[name, concurrency] = measured.cpu_ms
+            for (name, _, concurrency), work in singles.work.items():
+                results.work[name, concurrency] = work
+            await _batches(args, hubs, heads, results)
+    return results
+
+
+async def _batches(
+    args: argparse.Namespace, hubs: dict[str, Hub], heads: list[str], results: Results
+) -> None:
+    """CheckBatch over every head, through ``secure`` and ``consent`` in turn."""
+    requests = [
+        _stack.check_request(head, PROGRAM, "livelihood_support", f"b-{i}")
+        for i, head in enumerate(heads)
+    ]
+    names = ["secure", "consent"]
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    for round_index in range(args.runs):
+        for name in names[round_index % 2 :] + names[: round_index % 2]:
+            hub = hubs[name]
+            async with hub.channel() as channel:
+                stub = _stack.hub_stub(channel)
+                started = time.perf_counter()
+                assert hub.metadata is not None  # noqa: S101 - every variant has tokens
+                counts = await hub_batch(stub, requests, hub.metadata())
+                elapsed = time.perf_counter() - started
+            if counts.get("ERROR"):
+                raise RuntimeError(f"{name}: {counts['ERROR']} batch items failed")
+            rates[name].append(len(requests) / elapsed)
+            print(f"{name:<20} CheckBatch {len(requests) / elapsed:,.0f} heads/s", flush=True)
+    results.batch = {name: Spread.of(values) for name, values in rates.items()}
+
+
+def report(args: argparse.Namespace, results: Results) -> str:
+    """The RESULTS.md section."""
+    lines = [
+        "## Consent and fetch tokens (`bench_consent`)",
+        "",
+        f"{environment_line()}. Population: {results.population}. Program: {PROGRAM} "
+        f"(household; {args.runs} interleaved rounds, medians with low–high). Every hub "
+        "in its own process; agencies in their own (mTLS, plaintext, plaintext checking "
+        f"fetch tokens). {results.seeded}.",
+        "",
+    ]
+    rows = []
+    for name in VARIANTS:
+        one, many = results.checks[name, 1], results.checks[name, args.concurrency]
+        cpu = results.cpu_ms[name, args.concurrency]
+        rows.append(
+            [
+                name,
+                many.per_second.show(0),
+                many.p50_ms.show(1),
+                many.p99_ms.show(1),
+                one.p50_ms.show(2),
+                one.p99_ms.show(2),
+                f"{cpu.get('hub', 0):.2f}",
+                f"{cpu.get('agencies', 0):.2f}",
+                f"{results.work[name, args.concurrency].get('fetches per check', 0):.1f}",
+            ]
+        )
+    c = args.concurrency
+    lines.append(
+        markdown_table(
+            [
+                "hub",
+                f"c{c} checks/s",
+                f"c{c} p50 ms",
+                f"c{c} p99 ms",
+                "c1 p50 ms",
+                "c1 p99 ms",
+                f"hub CPU ms/check (c{c})",
+                "agency CPU ms/check",
+                "Fetch calls/check",
+            ],
+            rows,
+        )
+    )
+    lines += ["", "Each layer against the same run without it:", ""]
+    pair_rows = []
+    for layer, without, with_it in PAIRS:
+        many_ratio = results.checks[with_it, c].per_second.ratio(
+            results.checks[without, c].per_second
+        )
+        one_added = (
+            results.checks[with_it, 1].p50_ms.median - results.checks[without, 1].p50_ms.median
+        )
+        fetches = results.work[with_it, c].get("fetches per check", 0) or 1
+        cpu_added = sum(results.cpu_ms[with_it, c].values()) - sum(
+            results.cpu_ms[without, c].values()
+        )
+        row = [
+            layer,
+            f"{many_ratio:.2f}",
+            f"{one_added:+.2f} ms",
+            f"{cpu_added:+.2f} ms",
+            f"{1000 * cpu_added / fetches:+.0f} µs" if layer == "fetch tokens" else "—",
+        ]
+        if layer == "consent":
+            row.append(f"{results.batch['consent'].ratio(results.batch['secure']):.2f}")
+        else:
+            row.append("—")
+        pair_rows.append(row)
+    lines.append(
+        markdown_table(
+            [
+                "layer",
+                f"c{c} checks/s ratio",
+                "c1 p50 added",
+                "CPU added per check (all processes)",
+                "CPU added per Fetch",
+                "CheckBatch ratio",
+            ],
+            pair_rows,
+        )
+    )
+    lines += [
+        "",
+        f"CheckBatch over {results.heads:,} heads: secure "
+        f"{results.batch['secure'].show(0)} heads/s, consent "
+        f"{results.batch['consent'].show(0)} heads/s.",
+    ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--households", type=int, default=10_000)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--checks", type=int, default=300, help="Checks per c1 run.")
+    parser.add_argument("--duration", type=float, default=5.0, help="Seconds per c64 run.")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--record", action="store_true", help="Write bench/RESULTS.md.")
+    args = parser.parse_args(argv)
+    args.programs = [PROGRAM]  # what bench_security's measuring loop reads
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run, print and (with ``--record``) record."""
+    args = parse_args(argv)
+    results = _stack.run_benchmark(run(args))
+    text = report(args, results)
+    print("\n" + text)
+    if args.record:
+        record_section("bench_consent", text)
+        print(f"recorded in {os.path.relpath(RESULTS_PATH)}")
+
+
+if __name__ == "__main__":
+    main()
