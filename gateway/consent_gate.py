@@ -26,7 +26,7 @@ from gateway.coalescer import Coalescer, Waiting
 from gateway.command import AdmittedCheck
 from gateway.engine.planner import Plan
 from gateway.errors import GatewayError
-from gateway.legal_basis import use_request
+from gateway.legal_basis import use_requests
 from gateway.programs.model import Program
 
 _log = logging.getLogger(__name__)
@@ -103,11 +103,16 @@ class ConsentGate:
         """
         if not admitted:
             return []
-        requests = [
-            use_request(self._plan_for(a.program), a.command, a.command.organisation_id)
-            for a in admitted
-        ]
-        outcomes = await self._decide(requests)
+        by_program: dict[str, list[int]] = {}
+        for index, check in enumerate(admitted):
+            by_program.setdefault(check.program.id, []).append(index)
+        requests: list[UseRequest | None] = [None] * len(admitted)
+        for indexes in by_program.values():
+            the_plan = self._plan_for(admitted[indexes[0]].program)
+            uses = use_requests(the_plan, [admitted[i].command for i in indexes])
+            for index, use in zip(indexes, uses, strict=True):
+                requests[index] = use
+        outcomes = await self._decide([r for r in requests if r is not None])
         return [
             replace(check, basis=outcome) if isinstance(outcome, Allowed) else outcome
             for check, outcome in zip(admitted, outcomes, strict=True)

@@ -67,8 +67,8 @@ def consent_template(the_plan: Plan) -> ConsentTemplate:
     )
 
 
-def use_request(the_plan: Plan, command: CheckCommand, organisation_id: str) -> UseRequest:
-    """The use ``command`` makes under ``the_plan``: what its consent or mandate must cover.
+def use_requests(the_plan: Plan, commands: Sequence[CheckCommand]) -> list[UseRequest]:
+    """The uses ``commands`` (of ``the_plan``'s program) make: what their basis must cover.
 
     A mandate program cites its mandate (a consent the caller cites is not needed and not
     used); a consent program cites the caller's ``consent_id`` or, when it gives none, lets
@@ -77,15 +77,21 @@ def use_request(the_plan: Plan, command: CheckCommand, organisation_id: str) -> 
     program: Program = the_plan.program
     basis = program.legal_basis
     mandate = basis.mandate_id if basis.kind is LegalBasisKind.MANDATE else ""
-    return UseRequest(
-        subject=command.subject,
-        organisation_id=organisation_id,
-        program_id=program.id,
-        purpose=command.purpose,
-        attributes=_read(the_plan),
-        predicates=_tested(the_plan),
-        agencies={r.agency_id: None for r in _requests(the_plan)},
-        household=program.unit is ProgramUnit.HOUSEHOLD,
-        consent_id="" if mandate else command.consent_id,
-        mandate_id=mandate,
-    )
+    attributes, predicates = _read(the_plan), _tested(the_plan)
+    agencies = {r.agency_id: None for r in _requests(the_plan)}
+    household = program.unit is ProgramUnit.HOUSEHOLD
+    return [
+        UseRequest(
+            subject=command.subject,
+            organisation_id=command.organisation_id,
+            program_id=program.id,
+            purpose=command.purpose,
+            attributes=attributes,
+            predicates=predicates,
+            agencies=agencies,
+            household=household,
+            consent_id="" if mandate else command.consent_id,
+            mandate_id=mandate,
+        )
+        for command in commands
+    ]

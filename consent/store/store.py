@@ -720,7 +720,9 @@ def _count_uses(
     if not changed:
         return
     by_id = consents.c.id
-    result = connection.execute(
+    # The statement's shape changes with the group (one WHEN per consent): caching it would
+    # only cost a cache key per execution and fill the cache with one-off statements.
+    result = connection.execution_options(compiled_cache=None).execute(
         sa.update(consents)
         .where(
             by_id.in_(changed),
