@@ -1,4 +1,5 @@
-"""The consent database: an engine for SQLite in WAL mode by default, PostgreSQL by URL.
+"""The stores' database (consent, and the audit log beside it): an engine for SQLite in WAL
+mode by default, PostgreSQL by URL, and the UTC timestamp type both use.
 
 On SQLite a write transaction starts with ``BEGIN IMMEDIATE`` (it takes the write lock at
 once, so two writers never both read a consent as unused and then both spend it); reads
@@ -8,12 +9,14 @@ store takes row locks (``SELECT … FOR UPDATE``) instead.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.engine import Dialect
 
-WRITE = "sakha_consent_write"
+WRITE = "sakha_store_write"
 """The execution option that makes a SQLite transaction ``BEGIN IMMEDIATE``."""
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
@@ -40,8 +43,8 @@ def _sqlite_begin(connection: sa.Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def create_consent_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
-    """An engine for the consent database at ``url``, configured for the store.
+def create_store_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
+    """An engine for the store database at ``url`` (consent, audit), configured for them.
 
     Args:
         url: ``sqlite+pysqlite:///path`` (WAL is switched on) or a PostgreSQL URL.
@@ -57,3 +60,30 @@ def create_consent_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
     event.listen(engine, "connect", _sqlite_connected)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+class UtcDateTime(sa.TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite keeps no offset: it is UTC)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        """Store UTC; naive values are refused rather than guessed."""
+        del dialect
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            raise ValueError("a naive datetime cannot be stored: give it a UTC offset")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
+        """Read back as an aware UTC datetime."""
+        del dialect
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)

@@ -575,12 +575,12 @@ def db_upgrade(db_url: str) -> None:
     import sqlalchemy as sa  # noqa: PLC0415 - only this command needs it
 
     from consent import ConsentError  # noqa: PLC0415
-    from consent.database import create_consent_engine  # noqa: PLC0415
+    from consent.database import create_store_engine  # noqa: PLC0415
     from consent.migrations import current_revision, upgrade  # noqa: PLC0415
 
     try:
         upgrade(db_url)
-        engine = create_consent_engine(db_url)
+        engine = create_store_engine(db_url)
         try:
             revision = current_revision(engine)
         finally:

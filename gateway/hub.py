@@ -19,7 +19,7 @@ from adapters.jwk_set import jwk_thumbprint, public_jwk_set, read_jwk_set
 from adapters.sdk import AgencyDescription
 from adapters.typed_config import read_text
 from consent import ConsentSigner, JwksVerifier, SchemaError
-from consent.store import ConsentStore, create_consent_engine
+from consent.store import ConsentStore, create_store_engine
 from gateway.auth.policy import AccessPolicy, Policy, UnsafeAllowAllPolicy
 from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.registry import ClientRegistry, load_client_registry
@@ -240,7 +240,7 @@ def open_consent_layer(config: HubConfig) -> ConsentLayer | None:
         keys.update(earlier)
     verifier = JwksVerifier(public_jwk_set(keys))
     try:
-        store = ConsentStore(create_consent_engine(config.db_url), verifier)
+        store = ConsentStore(create_store_engine(config.db_url), verifier)
     except SchemaError as exc:
         raise ConfigError(f"db_url: {exc}") from None
     except sa.exc.SQLAlchemyError as exc:

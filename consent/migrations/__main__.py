@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from consent.database import create_consent_engine
+from consent.database import create_store_engine
 from consent.migrations import check_schema, head, upgrade
 
 
@@ -14,7 +14,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m consent.migrations <database URL>", file=sys.stderr)
         return 2
     upgrade(argv[0])
-    engine = create_consent_engine(argv[0])
+    engine = create_store_engine(argv[0])
     try:
         print(f"consent database at {check_schema(engine).current} (head {head()})")
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
+from consent.schema import VERSION_TABLE
 from consent.store.tables import metadata
 
 _connection = context.config.attributes.get("connection")
@@ -15,6 +16,7 @@ if _connection is None or context.is_offline_mode():
     raise RuntimeError("run the consent migrations with consent.migrations.upgrade(url)")
 context.configure(
     connection=_connection,
+    version_table=context.config.attributes[VERSION_TABLE],
     target_metadata=metadata,
     compare_type=True,
     render_as_batch=True,  # SQLite alters tables by copying them

@@ -1,6 +1,6 @@
 """Where consents and mandates live: SQLAlchemy 2 over SQLite (WAL) or PostgreSQL."""
 
-from consent.database import create_consent_engine, sqlite_url
+from consent.database import create_store_engine, sqlite_url
 from consent.store.records import ConsentRecord, MandateRecord
 from consent.store.store import ConcurrentChangeError, ConsentStore
 
@@ -9,6 +9,6 @@ __all__ = [
     "ConsentRecord",
     "ConsentStore",
     "MandateRecord",
-    "create_consent_engine",
+    "create_store_engine",
     "sqlite_url",
 ]

@@ -1,6 +1,6 @@
 """The consent store: grant, read, change status, supersede, and record uses by group.
 
-Synchronous SQLAlchemy 2 over an engine from :func:`consent.database.create_consent_engine`.
+Synchronous SQLAlchemy 2 over an engine from :func:`consent.database.create_store_engine`.
 Every method is one transaction and blocks on the database: asyncio callers (the hub) run
 them with ``asyncio.to_thread``. One store may be shared by threads; several hub replicas
 may share one PostgreSQL database.
@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from jwt.utils import base64url_decode
 
-from consent.database import WRITE, create_consent_engine
+from consent.database import WRITE, create_store_engine
 from consent.decision import (
     Allowed,
     Basis,
@@ -123,7 +123,7 @@ class ConsentStore:
     """Consents and mandates in one database.
 
     Args:
-        engine: from :func:`~consent.database.create_consent_engine`, migrated to head.
+        engine: from :func:`~consent.database.create_store_engine`, migrated to head.
         verifier: the JWK Set verifier every granted artefact and mandate must pass.
         check_schema: refuse (``SchemaError``) a database that is not at the head revision.
     """
@@ -144,7 +144,7 @@ class ConsentStore:
     @classmethod
     def open(cls, url: str | sa.URL, verifier: JwksVerifier) -> ConsentStore:
         """A store on the (migrated) database at ``url``."""
-        return cls(create_consent_engine(url), verifier)
+        return cls(create_store_engine(url), verifier)
 
     def close(self) -> None:
         """Close the engine's connections."""

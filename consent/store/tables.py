@@ -7,38 +7,9 @@ that refuse UPDATE and DELETE on them.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 
-
-class UtcDateTime(sa.TypeDecorator[dt.datetime]):
-    """A timezone-aware UTC datetime on every backend (SQLite keeps no offset: it is UTC)."""
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
-        """Store UTC; naive values are refused rather than guessed."""
-        del dialect
-        if value is None:
-            return None
-        if value.utcoffset() is None:
-            raise ValueError("a naive datetime cannot be stored: give it a UTC offset")
-        return value.astimezone(dt.UTC)
-
-    def process_result_value(
-        self, value: dt.datetime | None, dialect: Dialect
-    ) -> dt.datetime | None:
-        """Read back as an aware UTC datetime."""
-        del dialect
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
-
+from consent.database import UtcDateTime
 
 metadata = sa.MetaData()
 

@@ -38,7 +38,7 @@ from consent import (
     jwk_set,
     refs,
 )
-from consent.database import create_consent_engine, sqlite_url
+from consent.database import create_store_engine, sqlite_url
 from consent.migrations import upgrade
 from consent.store import ConsentStore
 from tests.postgres import postgres_url
@@ -177,7 +177,7 @@ def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.URL]
 def engine(empty_db: sa.URL) -> Iterator[sa.Engine]:
     """An engine on the migrated database."""
     upgrade(empty_db)
-    engine = create_consent_engine(empty_db)
+    engine = create_store_engine(empty_db)
     yield engine
     engine.dispose()
 

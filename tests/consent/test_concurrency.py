@@ -21,7 +21,7 @@ from consent import (
     DenialReason,
     JwksVerifier,
 )
-from consent.database import create_consent_engine
+from consent.database import create_store_engine
 from consent.store import ConsentStore
 from tests.consent.conftest import NOW, artefact, one_time, template, use_request
 
@@ -36,7 +36,7 @@ def _race(
     barrier = threading.Barrier(THREADS)
 
     def run(_: int) -> object:
-        own = create_consent_engine(url, pool_size=1)
+        own = create_store_engine(url, pool_size=1)
         try:
             store = ConsentStore(own, verifier, check_schema=False)
             barrier.wait(timeout=30)

@@ -8,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from consent import ConsentSigner, JwksVerifier, SchemaError
-from consent.database import create_consent_engine
+from consent.database import create_store_engine
 from consent.migrations import (
     MIGRATE_COMMAND,
     SchemaState,
@@ -24,7 +24,7 @@ from tests.consent.conftest import NOW, artefact, mandate, template
 
 
 def test_an_empty_database_is_migrated_to_head(empty_db: sa.URL) -> None:
-    engine = create_consent_engine(empty_db)
+    engine = create_store_engine(empty_db)
     try:
         assert current_revision(engine) is None
         assert check_schema(engine).state is SchemaState.EMPTY
@@ -48,7 +48,7 @@ def test_the_models_and_the_migrations_agree(engine: sa.Engine) -> None:
 def test_an_unmigrated_database_is_refused_naming_the_command(
     empty_db: sa.URL, verifier: JwksVerifier
 ) -> None:
-    engine = create_consent_engine(empty_db)
+    engine = create_store_engine(empty_db)
     try:
         with pytest.raises(SchemaError, match="has no tables") as caught:
             ConsentStore(engine, verifier)
