@@ -1,8 +1,20 @@
-"""Tamper-evident audit log: RFC 9162 Merkle tree, proofs and their verification.
+"""Tamper-evident audit log: RFC 9162 Merkle tree and proofs, C2SP signed notes and checkpoints.
 
 Pure domain code: no gRPC, no generated types, nothing from ``gateway``.
 """
 
+from audit.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    CheckpointReason,
+    EquivocationError,
+    MalformedCheckpointError,
+    WrongOriginError,
+    check_consistent,
+    open_checkpoint,
+    sign_checkpoint,
+)
+from audit.errors import AuditError
 from audit.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -27,25 +39,53 @@ from audit.merkle_store import (
     inclusion_proof,
     tree_root,
 )
+from audit.note import (
+    NoteError,
+    NoteReason,
+    OpenedNote,
+    Signer,
+    Verifier,
+    cosign_note,
+    open_note,
+    sign_note,
+)
 
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "AuditError",
+    "Checkpoint",
+    "CheckpointError",
+    "CheckpointReason",
+    "EquivocationError",
     "Frontier",
     "LeafHashError",
+    "MalformedCheckpointError",
     "MalformedProofError",
     "MemoryNodes",
     "MerkleError",
     "MissingNodeError",
     "NodeKey",
     "NodeReader",
+    "NoteError",
+    "NoteReason",
+    "OpenedNote",
     "ProofError",
     "RootMismatchError",
+    "Signer",
     "TreeRangeError",
+    "Verifier",
+    "WrongOriginError",
+    "check_consistent",
     "consistency_proof",
+    "cosign_note",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
+    "open_checkpoint",
+    "open_note",
+    "sign_checkpoint",
+    "sign_note",
     "tree_root",
     "verify_consistency",
     "verify_inclusion",

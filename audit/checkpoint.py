@@ -17,9 +17,11 @@ from __future__ import annotations
 import base64
 import enum
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from audit.errors import AuditError
+from audit.merkle import ProofError, verify_consistency
 from audit.note import Signer, Verifier, canonical_base64, open_note, sign_note
 
 ROOT_HASH_SIZE = 32
@@ -30,10 +32,6 @@ MAX_TREE_SIZE = 2**64 - 1
 
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")
 _MAX_SIZE_DIGITS = len(str(MAX_TREE_SIZE))
-
-ConsistencyCheck = Callable[[int, int, Sequence[bytes], bytes, bytes], bool]
-"""``(size1, size2, proof, root1, root2) -> bool``: whether ``proof`` shows the tree of
-``size2`` with root ``root2`` extends the tree of ``size1`` with root ``root1``."""
 
 
 class CheckpointReason(enum.StrEnum):
@@ -51,7 +49,7 @@ class CheckpointReason(enum.StrEnum):
     NOT_CONSISTENT = "NOT_CONSISTENT"
 
 
-class CheckpointError(Exception):
+class CheckpointError(AuditError):
     """Root of every error this module raises; ``reason`` says why in a stable code.
 
     Errors of the note under the checkpoint (form, keys, signatures) are
@@ -160,13 +158,11 @@ def open_checkpoint(note: bytes, verifier: Verifier, *, origin: str) -> Checkpoi
     return checkpoint
 
 
-def check_consistent(
-    a: Checkpoint, b: Checkpoint, *, proof: Sequence[bytes], verify: ConsistencyCheck
-) -> None:
+def check_consistent(a: Checkpoint, b: Checkpoint, *, proof: Sequence[bytes]) -> None:
     """Raise :class:`EquivocationError` unless checkpoints ``a`` and ``b`` of one log agree.
 
     At one size they agree when their roots are equal (``proof`` is not consulted). At two
-    sizes ``verify`` is asked whether ``proof`` leads from the smaller tree to the larger.
+    sizes ``proof`` must be the RFC 9162 consistency proof from the smaller tree to the larger.
     """
     if a.origin != b.origin:
         raise WrongOriginError(
@@ -182,13 +178,16 @@ def check_consistent(
                 second,
             )
         return
-    if not verify(first.size, second.size, proof, first.root_hash, second.root_hash):
+    try:
+        verify_consistency(first.size, second.size, proof, first.root_hash, second.root_hash)
+    except ProofError as exc:
         raise EquivocationError(
             CheckpointReason.NOT_CONSISTENT,
-            f"the proof does not join sizes {first.size} and {second.size} of {first.origin!r}",
+            f"the proof does not join sizes {first.size} and {second.size} of "
+            f"{first.origin!r}: {exc}",
             first,
             second,
-        )
+        ) from exc
 
 
 def _parse_size(line: str) -> int:

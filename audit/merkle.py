@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from audit.errors import AuditError
+
 HASH_SIZE = 32
 """Length in bytes of every hash in the tree (SHA-256)."""
 
@@ -24,7 +26,7 @@ _LEAF_PREFIX = b"\x00"
 _NODE_PREFIX = b"\x01"
 
 
-class MerkleError(Exception):
+class MerkleError(AuditError):
     """Root of every error the Merkle tree code raises."""
 
 

@@ -25,6 +25,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from audit.errors import AuditError
+
 ED25519 = 0x01
 """The signature type byte the specification assigns to Ed25519."""
 
@@ -65,7 +67,7 @@ class NoteReason(enum.StrEnum):
     DUPLICATE_SIGNER = "DUPLICATE_SIGNER"
 
 
-class NoteError(Exception):
+class NoteError(AuditError):
     """Root of every error this module raises; ``reason`` says why in a stable code."""
 
     def __init__(self, reason: NoteReason, message: str) -> None:

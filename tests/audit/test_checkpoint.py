@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -21,6 +20,8 @@ from audit.checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
+from audit.merkle import leaf_hash
+from audit.merkle_store import MemoryNodes, consistency_proof, tree_root
 from audit.note import (
     InvalidSignatureError,
     NoteError,
@@ -205,58 +206,51 @@ def test_the_log_key_is_named_after_the_origin() -> None:
 # --- equivocation ------------------------------------------------------------------------
 
 
-class RecordingCheck:
-    """A consistency check that records its calls and answers as told."""
-
-    def __init__(self, answer: bool) -> None:
-        self.answer = answer
-        self.calls: list[tuple[int, int, tuple[bytes, ...], bytes, bytes]] = []
-
-    def __call__(
-        self, size1: int, size2: int, proof: Sequence[bytes], root1: bytes, root2: bytes
-    ) -> bool:
-        self.calls.append((size1, size2, tuple(proof), root1, root2))
-        return self.answer
+def _log(size: int) -> MemoryNodes:
+    nodes = MemoryNodes()
+    nodes.append([leaf_hash(b"entry %d" % i) for i in range(size)])
+    return nodes
 
 
+TREE = _log(20)
+SMALL = Checkpoint(ORIGIN, 10, tree_root(TREE, 10))
+LARGE = Checkpoint(ORIGIN, 20, tree_root(TREE, 20))
+PROOF = consistency_proof(TREE, 10, 20)
 OTHER_ROOT = bytes(32)
-SMALL = Checkpoint(ORIGIN, 10, ROOT)
-LARGE = Checkpoint(ORIGIN, 20, OTHER_ROOT)
-PROOF = [b"\x01" * 32, b"\x02" * 32]
 
 
-def test_one_size_one_root_is_consistent_without_asking() -> None:
-    check = RecordingCheck(answer=False)
-    check_consistent(SMALL, Checkpoint(ORIGIN, 10, ROOT, ("ext",)), proof=[], verify=check)
-    assert check.calls == []
+def test_one_size_one_root_is_consistent_without_a_proof() -> None:
+    check_consistent(SMALL, Checkpoint(ORIGIN, 10, SMALL.root_hash, ("ext",)), proof=[])
 
 
 def test_one_size_two_roots_is_a_split_view() -> None:
     twin = Checkpoint(ORIGIN, 10, OTHER_ROOT)
     with pytest.raises(EquivocationError) as caught:
-        check_consistent(SMALL, twin, proof=PROOF, verify=RecordingCheck(answer=True))
+        check_consistent(SMALL, twin, proof=PROOF)
     assert caught.value.reason is CheckpointReason.SPLIT_VIEW
     assert (caught.value.first, caught.value.second) == (SMALL, twin)
 
 
 @pytest.mark.parametrize(("a", "b"), [(SMALL, LARGE), (LARGE, SMALL)], ids=["in-order", "swapped"])
-def test_two_sizes_ask_the_check_smaller_first(a: Checkpoint, b: Checkpoint) -> None:
-    check = RecordingCheck(answer=True)
-    check_consistent(a, b, proof=PROOF, verify=check)
-    assert check.calls == [(10, 20, tuple(PROOF), ROOT, OTHER_ROOT)]
+def test_two_sizes_are_joined_by_the_proof_smaller_first(a: Checkpoint, b: Checkpoint) -> None:
+    check_consistent(a, b, proof=PROOF)
 
 
 def test_a_failed_proof_is_an_equivocation() -> None:
+    forked = Checkpoint(ORIGIN, 20, tree_root(_log(21), 20)[:-1] + b"\x00")
     with pytest.raises(EquivocationError) as caught:
-        check_consistent(LARGE, SMALL, proof=PROOF, verify=RecordingCheck(answer=False))
+        check_consistent(forked, SMALL, proof=PROOF)
     assert caught.value.reason is CheckpointReason.NOT_CONSISTENT
-    assert (caught.value.first, caught.value.second) == (SMALL, LARGE)
+    assert (caught.value.first, caught.value.second) == (SMALL, forked)
+    tampered = [PROOF[0][:-1] + bytes([PROOF[0][-1] ^ 1]), *PROOF[1:]]
+    with pytest.raises(EquivocationError):
+        check_consistent(SMALL, LARGE, proof=tampered)
 
 
 def test_checkpoints_of_two_logs_are_not_compared() -> None:
     other = Checkpoint("other.example/log", 10, OTHER_ROOT)
     with pytest.raises(WrongOriginError):
-        check_consistent(SMALL, other, proof=[], verify=RecordingCheck(answer=True))
+        check_consistent(SMALL, other, proof=[])
 
 
 # --- properties --------------------------------------------------------------------------
