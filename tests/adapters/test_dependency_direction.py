@@ -20,6 +20,24 @@ def _imported_modules(path: Path) -> set[str]:
     return names
 
 
+PURE_FORBIDDEN = frozenset({"grpc", "grpc_status", "google", "sakha", "gateway"})
+"""What a pure domain package (``consent``, ``audit``) may not import."""
+
+
+def forbidden_imports(
+    package: Path, forbidden: frozenset[str] = PURE_FORBIDDEN
+) -> dict[str, list[str]]:
+    """Each module under ``package`` with the forbidden top-level packages it imports."""
+    scanned = {
+        str(path.relative_to(package.parent)): sorted(
+            name for name in _imported_modules(path) if name.split(".")[0] in forbidden
+        )
+        for path in sorted(package.rglob("*.py"))
+    }
+    assert scanned, f"no module found under {package}"
+    return {path: names for path, names in scanned.items() if names}
+
+
 def test_no_module_under_adapters_imports_gateway() -> None:
     offenders = {
         str(path.relative_to(ADAPTERS.parent)): sorted(
