@@ -1,1 +1,65 @@
-"""audit package."""
+"""The tamper-evident audit log: entries, pseudonyms and (elsewhere) the Merkle tree.
+
+Pure domain code: no gRPC, no generated types, nothing from ``gateway``. The hub converts
+its own objects into :class:`Entry` and records its :func:`canonical_bytes`.
+"""
+
+from audit.entry import (
+    SCHEMA_VERSION,
+    AgencyQuery,
+    AgencyStatus,
+    Basis,
+    BasisKind,
+    Caller,
+    Decision,
+    Entry,
+    EntryError,
+    Failure,
+    JsonValue,
+    Program,
+    Refusal,
+    Result,
+    Rpc,
+    Stage,
+    Subject,
+    UnsupportedVersionError,
+    Verdict,
+    canonical_bytes,
+    entry_from_canonical,
+    entry_from_json,
+    entry_to_json,
+    looks_like_national_id,
+    predicate_text,
+)
+from audit.pseudonym import PseudonymError, Pseudonymizer, load_pseudonymizer
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AgencyQuery",
+    "AgencyStatus",
+    "Basis",
+    "BasisKind",
+    "Caller",
+    "Decision",
+    "Entry",
+    "EntryError",
+    "Failure",
+    "JsonValue",
+    "Program",
+    "PseudonymError",
+    "Pseudonymizer",
+    "Refusal",
+    "Result",
+    "Rpc",
+    "Stage",
+    "Subject",
+    "UnsupportedVersionError",
+    "Verdict",
+    "canonical_bytes",
+    "entry_from_canonical",
+    "entry_from_json",
+    "entry_to_json",
+    "load_pseudonymizer",
+    "looks_like_national_id",
+    "predicate_text",
+]
