@@ -1,6 +1,8 @@
-"""Tamper-evident audit log: RFC 9162 Merkle tree and proofs, C2SP signed notes and checkpoints.
+"""Tamper-evident audit log: entries and pseudonyms, the RFC 9162 Merkle tree and proofs, C2SP
+signed notes and checkpoints.
 
-Pure domain code: no gRPC, no generated types, nothing from ``gateway``.
+Pure domain code: no gRPC, no generated types, nothing from ``gateway``. The hub converts its
+own objects into :class:`Entry` and records its :func:`canonical_bytes` as the leaf data.
 """
 
 from audit.checkpoint import (
@@ -13,6 +15,33 @@ from audit.checkpoint import (
     check_consistent,
     open_checkpoint,
     sign_checkpoint,
+)
+from audit.entry import (
+    SCHEMA_VERSION,
+    AgencyQuery,
+    AgencyStatus,
+    Basis,
+    BasisKind,
+    Caller,
+    Decision,
+    Entry,
+    EntryError,
+    Failure,
+    JsonValue,
+    Program,
+    Refusal,
+    Result,
+    Rpc,
+    Stage,
+    Subject,
+    UnsupportedVersionError,
+    Verdict,
+    canonical_bytes,
+    entry_from_canonical,
+    entry_from_json,
+    entry_to_json,
+    looks_like_national_id,
+    predicate_text,
 )
 from audit.errors import AuditError
 from audit.merkle import (
@@ -49,16 +78,28 @@ from audit.note import (
     open_note,
     sign_note,
 )
+from audit.pseudonym import PseudonymError, Pseudonymizer, load_pseudonymizer
 
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
+    "SCHEMA_VERSION",
+    "AgencyQuery",
+    "AgencyStatus",
     "AuditError",
+    "Basis",
+    "BasisKind",
+    "Caller",
     "Checkpoint",
     "CheckpointError",
     "CheckpointReason",
+    "Decision",
+    "Entry",
+    "EntryError",
     "EquivocationError",
+    "Failure",
     "Frontier",
+    "JsonValue",
     "LeafHashError",
     "MalformedCheckpointError",
     "MalformedProofError",
@@ -70,20 +111,37 @@ __all__ = [
     "NoteError",
     "NoteReason",
     "OpenedNote",
+    "Program",
     "ProofError",
+    "PseudonymError",
+    "Pseudonymizer",
+    "Refusal",
+    "Result",
     "RootMismatchError",
+    "Rpc",
     "Signer",
+    "Stage",
+    "Subject",
     "TreeRangeError",
+    "UnsupportedVersionError",
+    "Verdict",
     "Verifier",
     "WrongOriginError",
+    "canonical_bytes",
     "check_consistent",
     "consistency_proof",
     "cosign_note",
+    "entry_from_canonical",
+    "entry_from_json",
+    "entry_to_json",
     "inclusion_proof",
     "leaf_hash",
+    "load_pseudonymizer",
+    "looks_like_national_id",
     "node_hash",
     "open_checkpoint",
     "open_note",
+    "predicate_text",
     "sign_checkpoint",
     "sign_note",
     "tree_root",

@@ -7,7 +7,7 @@ import inspect
 from pathlib import Path
 
 import audit
-from audit import checkpoint, merkle, merkle_store, note
+from audit import checkpoint, entry, merkle, merkle_store, note, pseudonym
 from audit.errors import AuditError
 from tests.adapters.test_dependency_direction import forbidden_imports
 
@@ -21,9 +21,11 @@ def test_no_module_under_audit_imports_grpc_generated_code_or_gateway() -> None:
 def test_every_exception_of_the_package_is_an_audit_error() -> None:
     classes = [
         value
-        for module in (checkpoint, merkle, merkle_store, note)
+        for module in (checkpoint, entry, merkle, merkle_store, note, pseudonym)
         for _, value in inspect.getmembers(module, inspect.isclass)
-        if issubclass(value, Exception) and value.__module__ == module.__name__
+        if issubclass(value, Exception)
+        and value.__module__ == module.__name__
+        and not value.__name__.startswith("_")  # raised and caught inside the module
     ]
     assert len(classes) > 8
     for exception in classes:
