@@ -1,0 +1,11 @@
+"""Where the audit log lives: SQLAlchemy 2 over SQLite (WAL) or PostgreSQL, beside consent."""
+
+from audit.store.store import (
+    AuditRecord,
+    AuditStore,
+    AuditStoreError,
+    EntryFilter,
+    StoredCheckpoint,
+)
+
+__all__ = ["AuditRecord", "AuditStore", "AuditStoreError", "EntryFilter", "StoredCheckpoint"]

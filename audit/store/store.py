@@ -1,0 +1,340 @@
+"""The audit log's store: append groups of entries, read them back, prove and checkpoint them.
+
+Synchronous SQLAlchemy 2 over an engine from :func:`consent.database.create_store_engine`;
+asyncio callers (the hub) run its methods with ``asyncio.to_thread``.
+
+**One sequence, one writer.** Every append locks the log's head row (``SELECT … FOR UPDATE`` on
+PostgreSQL; ``BEGIN IMMEDIATE`` on SQLite), reads the size and the O(log n) frontier of the
+tree, and writes the group's entries, the tree nodes they complete and the new head in one
+transaction: indexes are dense and unique, whichever hub appends, and a group is either wholly
+in the log or not at all (group commit). Checkpoints are issued under the same lock, of the
+head as it stands, so two checkpoints of one log can never disagree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from audit.checkpoint import Checkpoint, sign_checkpoint
+from audit.errors import AuditError
+from audit.merkle import EMPTY_ROOT, leaf_hash
+from audit.merkle_store import Frontier, NodeKey, consistency_proof, inclusion_proof, tree_root
+from audit.migrations import AUDIT_MIGRATIONS
+from audit.note import Signer
+from audit.store.tables import (
+    audit_checkpoints,
+    audit_entries,
+    audit_entry_agencies,
+    audit_log,
+    audit_nodes,
+)
+from consent.database import WRITE, create_store_engine
+
+
+class AuditStoreError(AuditError):
+    """The log cannot do what was asked (an index beyond it, another log's database)."""
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One entry to append: its leaf data and the columns queries filter on.
+
+    Attributes:
+        data: the entry's canonical bytes (RFC 8785): the Merkle leaf's data.
+        at: when the lookup happened (UTC).
+        organisation_id: the calling organisation ("" when authentication is off).
+        program_id: the program asked for.
+        outcome: the decision or the refusal/failure reason (``ELIGIBLE``, ``NO_CONSENT``…).
+        subject: the subject's pseudonym ("" when the request held no usable national ID).
+        agencies: every agency asked (none for a refusal).
+    """
+
+    data: bytes
+    at: dt.datetime
+    organisation_id: str
+    program_id: str
+    outcome: str
+    subject: str
+    agencies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A signed checkpoint as issued: its size, root and the signed note's text."""
+
+    size: int
+    root: bytes
+    note: bytes
+    issued_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    """What :meth:`AuditStore.query` selects; None matches anything."""
+
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    organisation_id: str | None = None
+    program_id: str | None = None
+    agency_id: str | None = None
+    outcome: str | None = None
+    subjects: tuple[str, ...] | None = None
+    """Pseudonyms of one person under each audit key in use."""
+
+
+class _Nodes:
+    """The tree's stored nodes, read through one connection (a :class:`NodeReader`)."""
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+
+    def read_nodes(self, keys: Sequence[NodeKey]) -> Mapping[NodeKey, bytes]:
+        if not keys:
+            return {}
+        key = sa.tuple_(audit_nodes.c.level, audit_nodes.c.position)
+        rows = self._connection.execute(
+            sa.select(audit_nodes.c.level, audit_nodes.c.position, audit_nodes.c.hash).where(
+                key.in_(list(keys))
+            )
+        )
+        return {(row.level, row.position): bytes(row.hash) for row in rows}
+
+
+class AuditStore:
+    """One log (``origin``) in one database.
+
+    Args:
+        engine: from :func:`~consent.database.create_store_engine`, migrated to head.
+        origin: the log's name, the first line of its checkpoints (e.g. ``sakha.example/audit``).
+        check_schema: refuse (``SchemaError``) a database that is not at the head revision.
+    """
+
+    def __init__(self, engine: sa.Engine, *, origin: str, check_schema: bool = True) -> None:
+        if check_schema:
+            AUDIT_MIGRATIONS.require_schema(engine)
+        self._engine = engine
+        self.origin = origin
+        self._ensure_head()
+
+    @classmethod
+    def open(cls, url: str | sa.URL, *, origin: str) -> AuditStore:
+        """A store on the (migrated) database at ``url``."""
+        return cls(create_store_engine(url), origin=origin)
+
+    def close(self) -> None:
+        """Close the engine's connections."""
+        self._engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        connection = self._engine.connect().execution_options(**{WRITE: True})
+        with connection, connection.begin():
+            yield connection
+
+    @contextmanager
+    def _read(self) -> Iterator[sa.Connection]:
+        with self._engine.connect() as connection, connection.begin():
+            yield connection
+
+    def _ensure_head(self) -> None:
+        """Create the log's head row, empty, unless it exists (any number of hubs may race)."""
+        insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
+        with self._write() as connection:
+            connection.execute(
+                insert(audit_log)
+                .values(origin=self.origin, size=0, root=EMPTY_ROOT)
+                .on_conflict_do_nothing(index_elements=[audit_log.c.origin])
+            )
+
+    def _locked_head(self, connection: sa.Connection) -> tuple[int, bytes]:
+        """The log's size and root, locked for this transaction."""
+        row = connection.execute(
+            sa.select(audit_log.c.size, audit_log.c.root)
+            .where(audit_log.c.origin == self.origin)
+            .with_for_update()
+        ).one()
+        return int(row.size), bytes(row.root)
+
+    def append(self, records: Sequence[AuditRecord]) -> int:
+        """Append ``records`` as consecutive entries in one transaction; the first's index.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the log could not be written; nothing was.
+        """
+        if not records:
+            raise AuditStoreError("an append needs at least one entry")
+        with self._write() as connection:
+            size, _ = self._locked_head(connection)
+            frontier = Frontier.load(_Nodes(connection), size)
+            leaves = [leaf_hash(r.data) for r in records]
+            nodes = frontier.extend(leaves)
+            connection.execute(
+                sa.insert(audit_entries),
+                [
+                    {
+                        "idx": size + offset,
+                        "leaf_hash": leaf,
+                        "data": record.data,
+                        "at": record.at,
+                        "organisation_id": record.organisation_id,
+                        "program_id": record.program_id,
+                        "outcome": record.outcome,
+                        "subject": record.subject,
+                    }
+                    for offset, (record, leaf) in enumerate(zip(records, leaves, strict=True))
+                ],
+            )
+            agencies = [
+                {"agency_id": agency, "idx": size + offset}
+                for offset, record in enumerate(records)
+                for agency in dict.fromkeys(record.agencies)
+            ]
+            if agencies:
+                connection.execute(sa.insert(audit_entry_agencies), agencies)
+            connection.execute(
+                sa.insert(audit_nodes),
+                [{"level": lv, "position": pos, "hash": h} for (lv, pos), h in nodes.items()],
+            )
+            connection.execute(
+                sa.update(audit_log)
+                .where(audit_log.c.origin == self.origin)
+                .values(size=frontier.size, root=frontier.root())
+            )
+        return size
+
+    def head(self) -> tuple[int, bytes]:
+        """The log's size and root as committed."""
+        with self._read() as connection:
+            row = connection.execute(
+                sa.select(audit_log.c.size, audit_log.c.root).where(
+                    audit_log.c.origin == self.origin
+                )
+            ).first()
+        return (0, EMPTY_ROOT) if row is None else (int(row.size), bytes(row.root))
+
+    def entries(self, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """``(index, data)`` of the entries in ``[start, stop)``, in order, read in pages."""
+        page = 1000
+        while stop is None or start < stop:
+            end = start + page if stop is None else min(start + page, stop)
+            with self._read() as connection:
+                rows = connection.execute(
+                    sa.select(audit_entries.c.idx, audit_entries.c.data)
+                    .where(audit_entries.c.idx >= start, audit_entries.c.idx < end)
+                    .order_by(audit_entries.c.idx)
+                ).all()
+            yield from ((int(r.idx), bytes(r.data)) for r in rows)
+            if len(rows) < end - start:
+                return
+            start = end
+
+    def query(self, where: EntryFilter, *, limit: int | None = None) -> Iterator[tuple[int, bytes]]:
+        """``(index, data)`` of the entries ``where`` selects, oldest first."""
+        table = audit_entries
+        statement = sa.select(table.c.idx, table.c.data).order_by(table.c.idx)
+        conditions: list[sa.ColumnElement[bool]] = []
+        if where.since is not None:
+            conditions.append(table.c.at >= where.since)
+        if where.until is not None:
+            conditions.append(table.c.at < where.until)
+        for column, value in (
+            (table.c.organisation_id, where.organisation_id),
+            (table.c.program_id, where.program_id),
+            (table.c.outcome, where.outcome),
+        ):
+            if value is not None:
+                conditions.append(column == value)
+        if where.subjects is not None:
+            conditions.append(table.c.subject.in_(where.subjects))
+        if where.agency_id is not None:
+            conditions.append(
+                table.c.idx.in_(
+                    sa.select(audit_entry_agencies.c.idx).where(
+                        audit_entry_agencies.c.agency_id == where.agency_id
+                    )
+                )
+            )
+        if conditions:
+            statement = statement.where(*conditions)
+        if limit is not None:
+            statement = statement.limit(limit)
+        with self._read() as connection:
+            rows = connection.execute(statement).all()
+        yield from ((int(r.idx), bytes(r.data)) for r in rows)
+
+    def root_at(self, size: int) -> bytes:
+        """The root of the tree of the first ``size`` entries."""
+        with self._read() as connection:
+            self._within(connection, size)
+            return tree_root(_Nodes(connection), size)
+
+    def inclusion_proof(self, index: int, size: int) -> list[bytes]:
+        """The RFC 9162 inclusion proof of entry ``index`` in the tree of ``size`` entries."""
+        with self._read() as connection:
+            self._within(connection, size)
+            return inclusion_proof(_Nodes(connection), index, size)
+
+    def consistency_proof(self, size1: int, size2: int) -> list[bytes]:
+        """The RFC 9162 consistency proof from the tree of ``size1`` entries to ``size2``."""
+        with self._read() as connection:
+            self._within(connection, size2)
+            return consistency_proof(_Nodes(connection), size1, size2)
+
+    def _within(self, connection: sa.Connection, size: int) -> None:
+        row = connection.execute(
+            sa.select(audit_log.c.size).where(audit_log.c.origin == self.origin)
+        ).first()
+        current = 0 if row is None else int(row.size)
+        if not 0 <= size <= current:
+            raise AuditStoreError(f"the log holds {current} entries, not {size}")
+
+    def issue_checkpoint(
+        self, signer: Signer, *, now: dt.datetime | None = None
+    ) -> StoredCheckpoint | None:
+        """Sign and store a checkpoint of the log as it stands; None when nothing is new.
+
+        Issued under the append lock, so it is of a committed head and consistent with every
+        checkpoint before it.
+        """
+        issued_at = now or dt.datetime.now(dt.UTC)
+        with self._write() as connection:
+            size, root = self._locked_head(connection)
+            latest = connection.execute(
+                sa.select(sa.func.max(audit_checkpoints.c.size))
+            ).scalar_one_or_none()
+            if size == 0 or (latest is not None and int(latest) >= size):
+                return None
+            note = sign_checkpoint(Checkpoint(self.origin, size, root), signer)
+            connection.execute(
+                sa.insert(audit_checkpoints).values(
+                    size=size, root=root, note=note.decode("utf-8"), issued_at=issued_at
+                )
+            )
+        return StoredCheckpoint(size, root, note, issued_at)
+
+    def checkpoints(self) -> list[StoredCheckpoint]:
+        """Every checkpoint issued, oldest first."""
+        with self._read() as connection:
+            rows = connection.execute(
+                sa.select(audit_checkpoints).order_by(audit_checkpoints.c.size)
+            ).all()
+        return [_stored(row) for row in rows]
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The newest checkpoint, or None before the first."""
+        with self._read() as connection:
+            row = connection.execute(
+                sa.select(audit_checkpoints).order_by(audit_checkpoints.c.size.desc()).limit(1)
+            ).first()
+        return None if row is None else _stored(row)
+
+
+def _stored(row: Any) -> StoredCheckpoint:
+    return StoredCheckpoint(int(row.size), bytes(row.root), row.note.encode("utf-8"), row.issued_at)

@@ -1,0 +1,204 @@
+"""The audit store on SQLite and PostgreSQL: appends, proofs, checkpoints, queries, tampering."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from audit import (
+    Signer,
+    Verifier,
+    check_consistent,
+    leaf_hash,
+    open_checkpoint,
+    verify_consistency,
+    verify_inclusion,
+)
+from audit.merkle_store import MemoryNodes, tree_root
+from audit.migrations import AUDIT_MIGRATIONS
+from audit.store import AuditRecord, AuditStore, AuditStoreError, EntryFilter
+from consent.database import create_store_engine
+from consent.errors import SchemaError
+from consent.migrations import upgrade as upgrade_consent
+from tests.consent import conftest as store_tests
+
+empty_db = store_tests.empty_db
+postgres_server = store_tests.postgres_server
+
+ORIGIN = "sakha.test/audit"
+AT = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def record(n: int, **changes: object) -> AuditRecord:
+    """A record whose data is unique to ``n``."""
+    fields: dict[str, object] = {
+        "data": b'{"n":%d}' % n,
+        "at": AT + dt.timedelta(seconds=n),
+        "organisation_id": "relief" if n % 2 else "welfare_org",
+        "program_id": "livelihood_basket",
+        "outcome": "ELIGIBLE" if n % 3 else "NO_CONSENT",
+        "subject": f"p{n % 5}",
+        "agencies": () if n % 3 == 0 else ("civil_registry", "tax"),
+    }
+    fields.update(changes)
+    return AuditRecord(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def engine(empty_db: sa.URL) -> Iterator[sa.Engine]:
+    """An engine on a database with both stores migrated, as the hub's is."""
+    upgrade_consent(empty_db)
+    AUDIT_MIGRATIONS.upgrade(empty_db)
+    engine = create_store_engine(empty_db)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store(engine: sa.Engine) -> AuditStore:
+    """The audit store on the migrated database."""
+    return AuditStore(engine, origin=ORIGIN)
+
+
+@pytest.fixture
+def signer() -> Signer:
+    """The log's checkpoint key, named after its origin."""
+    return Signer(ORIGIN, ed25519.Ed25519PrivateKey.generate())
+
+
+def test_an_unmigrated_database_is_refused_naming_the_command(empty_db: sa.URL) -> None:
+    engine = create_store_engine(empty_db)
+    try:
+        with pytest.raises(SchemaError, match="sakha db upgrade --db-url"):
+            AuditStore(engine, origin=ORIGIN)
+    finally:
+        engine.dispose()
+
+
+def test_groups_get_consecutive_indexes_and_the_root_of_every_size(store: AuditStore) -> None:
+    reference = MemoryNodes()
+    first = store.append([record(n) for n in range(7)])
+    second = store.append([record(n) for n in range(7, 20)])
+    assert (first, second) == (0, 7)
+    reference.append([leaf_hash(record(n).data) for n in range(20)])
+    size, root = store.head()
+    assert size == 20
+    assert root == store.root_at(20) == tree_root(reference, 20)
+    assert [store.root_at(s) for s in range(21)] == [tree_root(reference, s) for s in range(21)]
+    assert [data for _, data in store.entries()] == [record(n).data for n in range(20)]
+    assert [i for i, _ in store.entries(5, 9)] == [5, 6, 7, 8]
+
+
+def test_proofs_from_stored_nodes_verify(store: AuditStore) -> None:
+    store.append([record(n) for n in range(13)])
+    store.append([record(n) for n in range(13, 38)])
+    for size in (1, 2, 13, 31, 38):
+        root = store.root_at(size)
+        for index in range(size):
+            proof = store.inclusion_proof(index, size)
+            verify_inclusion(leaf_hash(record(index).data), index, size, proof, root)
+    for size1, size2 in [(1, 38), (13, 38), (16, 32), (7, 13), (37, 38)]:
+        proof = store.consistency_proof(size1, size2)
+        verify_consistency(size1, size2, proof, store.root_at(size1), store.root_at(size2))
+    with pytest.raises(AuditStoreError, match="holds 38 entries, not 39"):
+        store.inclusion_proof(0, 39)
+
+
+def test_checkpoints_are_signed_notes_of_the_committed_head(
+    store: AuditStore, signer: Signer
+) -> None:
+    assert store.issue_checkpoint(signer) is None  # nothing to sign yet
+    store.append([record(n) for n in range(5)])
+    first = store.issue_checkpoint(signer)
+    assert first is not None
+    assert store.issue_checkpoint(signer) is None  # nothing new
+    store.append([record(n) for n in range(5, 12)])
+    second = store.issue_checkpoint(signer)
+    assert second is not None
+    verifier = Verifier.parse(signer.verifier().key_string)
+    opened = [open_checkpoint(c.note, verifier, origin=ORIGIN) for c in (first, second)]
+    assert [(c.size, c.root_hash) for c in opened] == [(5, store.root_at(5)), (12, store.head()[1])]
+    check_consistent(opened[0], opened[1], proof=store.consistency_proof(5, 12))
+    assert [c.size for c in store.checkpoints()] == [5, 12]
+    latest = store.latest_checkpoint()
+    assert latest is not None
+    assert latest.note == second.note
+
+
+def test_queries_filter_by_every_column(store: AuditStore) -> None:
+    store.append([record(n) for n in range(30)])
+
+    def found(where: EntryFilter) -> list[int]:
+        return [index for index, _ in store.query(where)]
+
+    assert found(EntryFilter()) == list(range(30))
+    assert found(EntryFilter(organisation_id="relief")) == [n for n in range(30) if n % 2]
+    assert found(EntryFilter(outcome="NO_CONSENT")) == [n for n in range(30) if n % 3 == 0]
+    assert found(EntryFilter(agency_id="tax")) == [n for n in range(30) if n % 3]
+    assert found(EntryFilter(subjects=("p1", "p2"))) == [n for n in range(30) if n % 5 in (1, 2)]
+    since, until = AT + dt.timedelta(seconds=10), AT + dt.timedelta(seconds=13)
+    assert found(EntryFilter(since=since, until=until)) == [10, 11, 12]
+    assert found(EntryFilter(program_id="other")) == []
+    assert [i for i, _ in store.query(EntryFilter(), limit=3)] == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_entries SET data = x'00' WHERE idx = 1",
+        "DELETE FROM audit_entries WHERE idx = 2",
+        "UPDATE audit_nodes SET hash = x'00' WHERE level = 0",
+        "DELETE FROM audit_checkpoints",
+        "DELETE FROM audit_entry_agencies",
+    ],
+    ids=["rewrite-entry", "delete-entry", "rewrite-node", "delete-checkpoints", "drop-agencies"],
+)
+def test_the_log_tables_refuse_updates_and_deletes(
+    store: AuditStore, engine: sa.Engine, signer: Signer, statement: str
+) -> None:
+    store.append([record(n) for n in range(4)])
+    store.issue_checkpoint(signer)
+    if engine.dialect.name == "postgresql":
+        statement = statement.replace("x'00'", "'\\x00'::bytea")
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as connection:
+        connection.exec_driver_sql(statement)
+    assert len(list(store.entries())) == 4
+
+
+def test_concurrent_appenders_make_one_dense_sequence(engine: sa.Engine, empty_db: sa.URL) -> None:
+    stores = [AuditStore(create_store_engine(empty_db), origin=ORIGIN) for _ in range(4)]
+    firsts: list[int] = []
+    lock = threading.Lock()
+
+    def appender(worker: int) -> None:
+        for batch in range(5):
+            base = 1000 * worker + 10 * batch
+            first = stores[worker].append([record(base + k) for k in range(3)])
+            with lock:
+                firsts.append(first)
+
+    threads = [threading.Thread(target=appender, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    store = AuditStore(engine, origin=ORIGIN)
+    size, root = store.head()
+    assert size == 60
+    assert sorted(firsts) == list(range(0, 60, 3))
+    reference = MemoryNodes()
+    reference.append([leaf_hash(data) for _, data in store.entries()])
+    assert root == tree_root(reference, 60)
+    for other in stores:
+        other.close()
+
+
+def test_an_empty_append_is_refused(store: AuditStore) -> None:
+    with pytest.raises(AuditStoreError):
+        store.append([])
+    assert store.head()[0] == 0
