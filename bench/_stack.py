@@ -774,12 +774,13 @@ def _seed_consents(hub: Any, consents: Mapping[str, str]) -> None:
     for program_id, subjects_file in consents.items():
         template = hub.pipeline.consent_template(program_id)
         purpose = hub.registry.get(program_id).purposes[0]
-        for subject in Path(subjects_file).read_text(encoding="utf-8").split():
+        subjects = Path(subjects_file).read_text(encoding="utf-8").split()
+        for number, subject in enumerate(subjects):
             grant_widest(
                 layer.store,
                 layer.signer,
                 template,
-                consent_id=f"bench-{program_id}-{subject}",
+                consent_id=f"bench-{program_id}-{number}",
                 subject=subject,
                 organisation_id=DEMO_ORGANISATION,
                 purpose=purpose,

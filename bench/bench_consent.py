@@ -55,10 +55,10 @@ from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
 
 PROGRAM = "livelihood_basket"
 VARIANTS: dict[str, SecurityLayers] = {
-    "secure": SecurityLayers(consent=False),
-    "consent": SecurityLayers(),
-    "plain": SecurityLayers(agency_mtls=False, fetch_tokens=False, consent=False),
-    "plain+fetch-tokens": SecurityLayers(agency_mtls=False, consent=False),
+    "secure": SecurityLayers(consent=False, audit=False),
+    "consent": SecurityLayers(audit=False),
+    "plain": SecurityLayers(agency_mtls=False, fetch_tokens=False, consent=False, audit=False),
+    "plain+fetch-tokens": SecurityLayers(agency_mtls=False, consent=False, audit=False),
 }
 """The hubs measured; each pair differs in one layer."""
 

@@ -71,10 +71,17 @@ from gateway.pki.tls import client_channel_credentials
 VARIANTS: dict[str, SecurityLayers] = {
     "insecure": ALL_OFF,
     "client-tls": SecurityLayers(
-        client_tls=True, client_tokens=False, agency_mtls=False, fetch_tokens=False, consent=False
+        client_tls=True,
+        client_tokens=False,
+        agency_mtls=False,
+        fetch_tokens=False,
+        consent=False,
+        audit=False,
     ),
-    "tls": SecurityLayers(client_tls=True, client_tokens=False, agency_mtls=True, consent=False),
-    "secure": SecurityLayers(consent=False),
+    "tls": SecurityLayers(
+        client_tls=True, client_tokens=False, agency_mtls=True, consent=False, audit=False
+    ),
+    "secure": SecurityLayers(consent=False, audit=False),
 }
 """The hubs measured, from nothing on to every transport and token layer on (consent has its
 own benchmark, bench_consent, since it needs consents for the caseload)."""

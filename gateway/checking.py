@@ -48,6 +48,8 @@ class CheckOutcome:
     sources: tuple[SourceOutcome, ...]
     basis: Allowed | None = None
     """The consent or mandate the check went ahead under (None: consent layer off)."""
+    audit_index: int | None = None
+    """The index of the check's audit entry (None: audit layer off)."""
 
     @property
     def fetch_ids(self) -> tuple[str, ...]:

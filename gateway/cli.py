@@ -561,33 +561,36 @@ def programs_test(programs_dir: Path | None) -> None:
 
 @main.group()
 def db() -> None:
-    """The consent database."""
+    """The hub's database: the consent store and the audit log."""
 
 
 @db.command("upgrade")
 @click.option(
     "--db-url",
     required=True,
-    help="The consent database, e.g. sqlite+pysqlite:///consent.sqlite or a PostgreSQL URL.",
+    help="The hub's database, e.g. sqlite+pysqlite:////var/lib/sakha/sakha.sqlite or a "
+    "PostgreSQL URL.",
 )
 def db_upgrade(db_url: str) -> None:
-    """Migrate the consent database to the revision this code needs; print where it stands."""
+    """Migrate the consent store and the audit log to the revisions this code needs."""
     import sqlalchemy as sa  # noqa: PLC0415 - only this command needs it
 
+    from audit.migrations import AUDIT_MIGRATIONS  # noqa: PLC0415
     from consent import ConsentError  # noqa: PLC0415
     from consent.database import create_store_engine  # noqa: PLC0415
-    from consent.migrations import current_revision, upgrade  # noqa: PLC0415
+    from consent.migrations import CONSENT_MIGRATIONS  # noqa: PLC0415
 
-    try:
-        upgrade(db_url)
-        engine = create_store_engine(db_url)
+    for migrations in (CONSENT_MIGRATIONS, AUDIT_MIGRATIONS):
         try:
-            revision = current_revision(engine)
-        finally:
-            engine.dispose()
-    except (ConsentError, sa.exc.SQLAlchemyError, ValueError) as exc:
-        raise click.ClickException(f"consent database: {one_line(exc)}") from exc
-    click.echo(f"consent database at revision {revision}")
+            migrations.upgrade(db_url)
+            engine = create_store_engine(db_url)
+            try:
+                revision = migrations.current_revision(engine)
+            finally:
+                engine.dispose()
+        except (ConsentError, sa.exc.SQLAlchemyError, ValueError) as exc:
+            raise click.ClickException(f"{migrations.store} database: {one_line(exc)}") from exc
+        click.echo(f"{migrations.store} database at revision {revision}")
 
 
 async def _until_signalled() -> None:

@@ -104,6 +104,7 @@ def check_result(outcome: CheckOutcome) -> pb2.CheckResult:
         legal_basis=None
         if outcome.basis is None
         else pb2.LegalBasisUsed(kind=str(outcome.basis.basis), reference=outcome.basis.reference),
+        audit_index=outcome.audit_index,
     )
 
 

@@ -64,6 +64,9 @@ class SecurityLayers:
     """Every check needs the subject's consent or its program's mandate, decided before any
     agency is asked (needs ``db_url``, ``consent_key_file`` and ``client_tokens``: a consent
     is given to an organisation)."""
+    audit: bool = True
+    """Every lookup, decided or refused, is recorded in the tamper-evident audit log before
+    its reply leaves (needs ``db_url``, ``audit_key_file`` and ``checkpoint_key_file``)."""
 
     @model_validator(mode="after")
     def _tokens_need_tls(self) -> Self:
@@ -98,12 +101,18 @@ class SecurityLayers:
             "consent": (
                 "SECURITY OFF: no consent or mandate is checked; any subject may be looked up."
             ),
+            "audit": "SECURITY OFF: no audit log; lookups are recorded nowhere.",
         }
         return tuple(text for name, text in off.items() if not getattr(self, name))
 
 
 ALL_OFF = SecurityLayers(
-    client_tls=False, client_tokens=False, agency_mtls=False, fetch_tokens=False, consent=False
+    client_tls=False,
+    client_tokens=False,
+    agency_mtls=False,
+    fetch_tokens=False,
+    consent=False,
+    audit=False,
 )
 """Every layer off: what ``insecure: true`` means."""
 
@@ -113,6 +122,7 @@ _LAYER_FILES: Mapping[str, tuple[str, ...]] = {
     "agency_mtls": ("agency_ca_file", "agency_client_cert_file", "agency_client_key_file"),
     "fetch_tokens": ("fetch_token_key_file",),
     "consent": ("db_url", "consent_key_file"),
+    "audit": ("db_url", "audit_key_file", "checkpoint_key_file"),
 }
 
 Positive = Annotated[int, Field(gt=0)]
@@ -160,7 +170,7 @@ class HubConfig:
     """How long shutdown waits for in-flight checks."""
     insecure: bool = False
     """Every security layer off (no TLS, no tokens, no agency mTLS, no fetch tokens, no
-    consent): local debugging only."""
+    consent, no audit log): local debugging only."""
     security: SecurityLayers = SecurityLayers()
     """Per-layer switches, all on by default (ignored when ``insecure`` is true)."""
     tls_cert_file: FilePath | None = None
@@ -191,7 +201,7 @@ class HubConfig:
     for a slot)."""
 
     db_url: Annotated[str, Field(min_length=1)] | None = None
-    """The database of the consent store, an SQLAlchemy URL: ``sqlite:////var/lib/sakha/
+    """The database of the consent store and the audit log, an SQLAlchemy URL: ``sqlite:////var/lib/sakha/
     sakha.sqlite`` (the default kind) or ``postgresql+psycopg://user@host/sakha``. Migrate it
     first with ``sakha db upgrade --db-url URL``; the hub refuses an unmigrated one."""
     consent_key_file: FilePath | None = None
@@ -203,6 +213,21 @@ class HubConfig:
     """Earlier consent keys (a JWK Set of public keys) whose artefacts are still honoured
     and published, after a key rotation; null: none."""
 
+    audit_origin: Annotated[str, Field(pattern=r"^[^\s+]{1,255}$")] = "sakha.local/audit"
+    """The audit log's name: the first line of its checkpoints and the name of its checkpoint
+    key (C2SP); one per log, e.g. ``audit.sakha.example.ir/v1``."""
+    audit_key_file: FilePath | None = None
+    """The audit authority's pseudonym key (base64 text of at least 32 random bytes; only its
+    owner may read it): subjects appear in the log as HMAC-SHA256 under it."""
+    audit_key_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = "audit-1"
+    """The id recorded with each pseudonym, so entries stay findable after a key rotation."""
+    checkpoint_key_file: FilePath | None = None
+    """The key that signs the audit log's checkpoints (Ed25519, PKCS#8 PEM, owner-only)."""
+    checkpoint_entries: Positive = 1000
+    """A checkpoint is signed once this many entries are new ..."""
+    checkpoint_interval_ms: Positive = 1000
+    """... or this often while any entry is new (signing never waits on a check)."""
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         ids = [a.agency_id for a in self.agencies]
@@ -210,13 +235,15 @@ class HubConfig:
         if repeated:
             raise ValueError(f"agencies: {', '.join(repeated)} listed twice")
         layers = self.layers
-        missing = [
-            name
-            for layer, names in _LAYER_FILES.items()
-            if getattr(layers, layer)
-            for name in names
-            if getattr(self, name) is None
-        ]
+        missing = list(
+            dict.fromkeys(
+                name
+                for layer, names in _LAYER_FILES.items()
+                if getattr(layers, layer)
+                for name in names
+                if getattr(self, name) is None
+            )
+        )
         if missing:
             raise ValueError(
                 f"{', '.join(missing)} must be set (or the layer switched off under "

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.simulated.samples import SampleSubjects
+from audit.migrations import AUDIT_MIGRATIONS
 from consent import (
     CollectionMethod,
     ConsentSigner,
@@ -46,12 +47,14 @@ DEMO_MANDATES: Mapping[str, tuple[str, str]] = {
 
 
 def fresh_demo_store_url(data_dir: Path) -> str:
-    """A new, migrated consent database in ``data_dir`` (the previous run's is removed)."""
+    """A new database in ``data_dir`` with the consent store and the audit log migrated (the
+    previous run's is removed)."""
     path = data_dir / "consent.sqlite"
     for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         leftover.unlink(missing_ok=True)
     url = sqlite_url(str(path)).render_as_string(hide_password=False)
     upgrade(url)
+    AUDIT_MIGRATIONS.upgrade(url)
     return url
 
 
@@ -107,14 +110,14 @@ def seed_demo(
         ("rural_housing_support", samples.rural_head),
     ]
     seeded = []
-    for program_id, subject in wanted:
+    for number, (program_id, subject) in enumerate(wanted, start=1):
         if subject is None:
             continue
         consent_id = grant_widest(
             store,
             signer,
             template_for(program_id),
-            consent_id=f"demo-{program_id}-{subject}",
+            consent_id=f"demo-consent-{number}",  # never the national ID: ids reach the log
             subject=subject,
             organisation_id=organisation_id,
             purpose=programs.get(program_id).purposes[0],

@@ -65,10 +65,12 @@ def secure_hub_config(pki: PkiLayout, clients_file: Path, **fields: Any) -> HubC
     """A secure hub config whose keys and certificates come from a development PKI layout.
 
     ``fields`` are any other :class:`HubConfig` fields (``listen``, ``agencies``, limits,
-    ``db_url`` — needed unless ``security`` switches the consent layer off).
+    ``db_url`` — needed unless ``security`` switches the consent and audit layers off).
     """
     return HubConfig(
         consent_key_file=pki.consent_key,
+        audit_key_file=pki.audit_key,
+        checkpoint_key_file=pki.checkpoint_key,
         tls_cert_file=pki.hub_cert,
         tls_key_file=pki.hub_key,
         clients_file=clients_file,

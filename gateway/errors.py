@@ -47,3 +47,7 @@ class HubUnavailableError(GatewayError):
 
 class DeadlineRequiredError(GatewayError):
     """The call carries no deadline."""
+
+
+class AuditUnavailableError(GatewayError):
+    """The audit log cannot be written: the group fails closed, no reply leaves unrecorded."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -18,8 +19,12 @@ from adapters.client import ConnectorClient
 from adapters.jwk_set import jwk_thumbprint, public_jwk_set, read_jwk_set
 from adapters.sdk import AgencyDescription
 from adapters.typed_config import read_text
+from audit import AuditError, Signer, load_pseudonymizer
+from audit.store import AuditStore
 from consent import ConsentSigner, JwksVerifier, SchemaError
-from consent.store import ConsentStore, create_store_engine
+from consent.database import create_store_engine
+from consent.store import ConsentStore
+from gateway.audit_log import AuditLog
 from gateway.auth.policy import AccessPolicy, Policy, UnsafeAllowAllPolicy
 from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.registry import ClientRegistry, load_client_registry
@@ -34,6 +39,7 @@ from gateway.config import (
 from gateway.consent_gate import ConsentGate
 from gateway.consent_service import ConsentServicer
 from gateway.engine.catalogue import IDENTITY_AGENCY, Catalogue
+from gateway.engine.planner import Plan
 from gateway.errors import HubUnavailableError
 from gateway.fanout import AgencyDirectory, RemoteAgency
 from gateway.fetch_tokens import FetchTokenSigner
@@ -42,6 +48,7 @@ from gateway.interceptors.authn import AuthenticationInterceptor
 from gateway.pipeline import CoalesceSettings, Pipeline
 from gateway.pki.tls import agency_channel_options, hub_channel_credentials, hub_server_credentials
 from gateway.programs.loader import ProgramRegistry, load_programs
+from gateway.programs.model import Program
 from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
 from gateway.service import EligibilityServicer
 from gateway.signing_key import load_hub_signing_key
@@ -63,14 +70,22 @@ class Hub:
     channels: list[grpc.aio.Channel]
     health: Any  # grpc_health.v1.health.aio.HealthServicer (untyped in grpc-stubs)
     consent: ConsentLayer | None = None
+    audit: AuditLog | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self, grace_s: float | None = 5.0) -> None:
-        """Stop taking calls, finish in-flight checks, then close agency channels."""
+        """Stop taking calls, finish in-flight checks, sign a last checkpoint, close."""
         await self.health.enter_graceful_shutdown()
         await self.servicer.drain()
         await self.server.stop(grace_s)
         for channel in self.channels:
             await channel.close(None)
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.audit is not None:
+            await self.audit.checkpoint()
+            self.audit.store.close()
         if self.consent is not None:
             self.consent.store.close()
 
@@ -249,6 +264,41 @@ def open_consent_layer(config: HubConfig) -> ConsentLayer | None:
     return ConsentLayer(store, signer, verifier)
 
 
+def open_audit_log(config: HubConfig, plan_for: Callable[[Program], Plan]) -> AuditLog | None:
+    """Open the audit log at ``db_url`` (migrated, or the hub refuses to start).
+
+    Raises:
+        ConfigError: a key is unusable, or the database is not at the code's revision.
+        HubUnavailableError: the database cannot be reached.
+    """
+    if not config.layers.audit:
+        return None
+    assert config.audit_key_file is not None  # noqa: S101 - HubConfig guarantees all three
+    assert config.checkpoint_key_file is not None  # noqa: S101
+    assert config.db_url is not None  # noqa: S101
+    try:
+        pseudonymizer = load_pseudonymizer(config.audit_key_file, config.audit_key_id)
+    except AuditError as exc:
+        raise ConfigError(f"audit_key_file: {exc}") from None
+    key = load_hub_signing_key(config.checkpoint_key_file, role="checkpoint")
+    signer = Signer(config.audit_origin, key)
+    try:
+        store = AuditStore(create_store_engine(config.db_url), origin=config.audit_origin)
+    except SchemaError as exc:
+        raise ConfigError(f"db_url: {exc}") from None
+    except sa.exc.SQLAlchemyError as exc:
+        raise HubUnavailableError(f"db_url: the audit database cannot be reached: {exc}") from exc
+    _log.info("audit log %s; checkpoint key %s", config.audit_origin, signer.verifier().key_string)
+    return AuditLog(
+        store,
+        pseudonymizer,
+        signer,
+        plan_for,
+        checkpoint_entries=config.checkpoint_entries,
+        checkpoint_interval_s=config.checkpoint_interval_ms / 1000,
+    )
+
+
 def _warn_unregistered_mandates(layer: ConsentLayer, programs: ProgramRegistry) -> None:
     cited = {p.legal_basis.mandate_id: p.id for p in programs.all() if p.legal_basis.mandate_id}
     registered = layer.store.get_mandates(cited)
@@ -276,6 +326,56 @@ async def _agencies_serving(
             await channel.close(None)
         raise
     return directory, channels, catalogue
+
+
+def _grpc_server(
+    config: HubConfig,
+    security: _Security,
+    servicer: EligibilityServicer,
+    pipeline: Pipeline,
+    consent: ConsentLayer | None,
+) -> tuple[grpc.aio.Server, Any]:
+    """The server with every service the hub offers, health and reflection (not yet bound)."""
+    server = grpc.aio.server(
+        interceptors=security.interceptors,
+        options=[
+            ("grpc.max_receive_message_length", config.max_message_bytes),
+            ("grpc.max_send_message_length", config.agency_max_message_bytes),
+        ],
+    )
+    eligibility_pb2_grpc.add_EligibilityServiceServicer_to_server(servicer, server)
+    services = [SERVICE_NAME]
+    if consent is not None:
+        assert security.clients is not None  # noqa: S101 - the consent layer needs client tokens
+        consent_pb2_grpc.add_ConsentServiceServicer_to_server(
+            ConsentServicer(
+                consent.store,
+                consent.signer,
+                templates=pipeline.consent_template,
+                policy=security.policy,
+                consumers=security.clients,
+            ),
+            server,
+        )
+        services.append(CONSENT_SERVICE_NAME)
+    health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*services, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    return server, health_servicer
+
+
+def _listen(config: HubConfig, server: grpc.aio.Server) -> int:
+    """Bind the client-facing port (TLS unless switched off); the port bound."""
+    try:
+        if not config.layers.client_tls:
+            return server.add_insecure_port(config.listen)
+        return server.add_secure_port(
+            config.listen, hub_server_credentials(client_tls_files(config))
+        )
+    except RuntimeError as exc:  # grpc reports a failed bind as RuntimeError
+        raise HubUnavailableError(f"cannot listen on {config.listen}") from exc
 
 
 async def start_hub(config: HubConfig) -> Hub:
@@ -306,6 +406,18 @@ async def start_hub(config: HubConfig) -> Hub:
         fetch_chunk_subjects=config.fetch_chunk_subjects,
         fetch_tokens=fetch_tokens,
     )
+
+    def plan_for(program: Program) -> Plan:
+        return checker.plan_for(program, checker.today())
+
+    try:
+        audit = open_audit_log(config, plan_for)
+    except BaseException:
+        for channel in channels:
+            await channel.close(None)
+        if consent is not None:
+            consent.store.close()
+        raise
     pipeline = Pipeline(
         registry,
         checker,
@@ -317,49 +429,43 @@ async def start_hub(config: HubConfig) -> Hub:
             max_in_flight=config.coalesce_max_in_flight,
         ),
         anonymous_allowed=security.anonymous_allowed,
-        consent=None
-        if consent is None
-        else ConsentGate(consent.store, lambda program: checker.plan_for(program, checker.today())),
+        consent=None if consent is None else ConsentGate(consent.store, plan_for),
+        audit=audit,
     )
     servicer = EligibilityServicer(pipeline, config)
-    server = grpc.aio.server(
-        interceptors=security.interceptors,
-        options=[
-            ("grpc.max_receive_message_length", config.max_message_bytes),
-            ("grpc.max_send_message_length", config.agency_max_message_bytes),
-        ],
-    )
-    eligibility_pb2_grpc.add_EligibilityServiceServicer_to_server(servicer, server)
-    services = [SERVICE_NAME]
-    if consent is not None:
-        assert security.clients is not None  # noqa: S101 - the consent layer needs client tokens
-        consent_pb2_grpc.add_ConsentServiceServicer_to_server(
-            ConsentServicer(
-                consent.store,
-                consent.signer,
-                templates=pipeline.consent_template,
-                policy=security.policy,
-                consumers=security.clients,
-            ),
-            server,
-        )
-        services.append(CONSENT_SERVICE_NAME)
-    health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (*services, health.SERVICE_NAME, reflection.SERVICE_NAME), server
-    )
-    try:
-        if not config.layers.client_tls:
-            port = server.add_insecure_port(config.listen)
-        else:
-            port = server.add_secure_port(
-                config.listen, hub_server_credentials(client_tls_files(config))
-            )
-    except RuntimeError as exc:  # grpc reports a failed bind as RuntimeError
-        raise HubUnavailableError(f"cannot listen on {config.listen}") from exc
+    server, health_servicer = _grpc_server(config, security, servicer, pipeline, consent)
+    port = _listen(config, server)
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    tasks = []
+    if audit is not None:
+        audit.on_writable = _health_follows(health_servicer)
+        tasks.append(asyncio.get_running_loop().create_task(audit.checkpoints()))
     _log.info("hub serving on port %d with %d agencies", port, len(channels))
-    return Hub(server, port, servicer, pipeline, registry, channels, health_servicer, consent)
+    return Hub(
+        server, port, servicer, pipeline, registry, channels, health_servicer, consent, audit, tasks
+    )
+
+
+def _health_follows(health_servicer: Any) -> Callable[[bool], None]:
+    """A callback that reports NOT_SERVING while the audit log is unwritable, SERVING after."""
+    pending: set[asyncio.Task[None]] = set()
+
+    def changed(writable: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if writable
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        _log.warning("audit log %s", "writable again: SERVING" if writable else "unwritable")
+
+        async def report() -> None:
+            for name in ("", SERVICE_NAME):
+                await health_servicer.set(name, status)
+
+        task = asyncio.get_running_loop().create_task(report())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    return changed

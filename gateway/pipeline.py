@@ -17,12 +17,14 @@ callers, and each command keeps its own identity through to its outcome.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
 from consent import ConsentTemplate
+from gateway.audit_log import AuditLog, Recordable, Refused
 from gateway.auth.errors import AuthenticationError, AuthenticationReason, PermissionDeniedError
 from gateway.auth.policy import Policy
 from gateway.auth.ratelimit import RateLimiter
@@ -64,6 +66,8 @@ class Pipeline:
             switched off); otherwise such a command is refused, failing closed.
         consent: decides each command's consent or mandate; None when the consent layer
             is switched off (every check admitted without one).
+        audit: records every lookup, decided or refused, before its reply leaves; None when
+            the audit layer is switched off.
     """
 
     def __init__(
@@ -76,9 +80,11 @@ class Pipeline:
         coalescing: CoalesceSettings,
         anonymous_allowed: bool = False,
         consent: ConsentGate | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self._programs = programs
         self._consent = consent
+        self._audit = audit
         self._checker = checker
         self._policy = policy
         self._limiter = limiter
@@ -186,6 +192,8 @@ class Pipeline:
         """Admit one command, let it share a group with concurrent ones, and decide it."""
         [admitted] = await self.admit([command])
         if isinstance(admitted, Exception):
+            if self._audit is not None:
+                await self._audit.record_refusal(Refused(command, admitted))
             raise admitted
         return await self._coalescer.submit(admitted.group_key, admitted)
 
@@ -219,7 +227,25 @@ class Pipeline:
         unfilled = [i for i, r in enumerate(results) if r is None]
         if unfilled:  # never shift results onto the wrong items
             raise RuntimeError(f"chunk items {unfilled} were neither admitted nor refused")
-        return cast("list[CheckOutcome | Exception]", results)
+        done = cast("list[CheckOutcome | Exception]", results)
+        return done if self._audit is None else await self._recorded(commands, done)
+
+    async def _recorded(
+        self, commands: Sequence[CheckCommand], results: list[CheckOutcome | Exception]
+    ) -> list[CheckOutcome | Exception]:
+        """``results`` with every lookup recorded: one append for the chunk, fail closed."""
+        assert self._audit is not None  # noqa: S101 - only called with an audit log
+        items: list[Recordable] = [
+            result if isinstance(result, CheckOutcome) else Refused(command, result)
+            for command, result in zip(commands, results, strict=True)
+        ]
+        indexes = await self._audit.record(items)
+        return [
+            dataclasses.replace(result, audit_index=index)
+            if isinstance(result, CheckOutcome)
+            else result  # a refusal's entry is recorded; the item's error stays its reply
+            for result, index in zip(results, indexes, strict=True)
+        ]
 
     async def _pace(self, commands: Sequence[CheckCommand]) -> None:
         organisations = {
@@ -238,7 +264,13 @@ class Pipeline:
         self, key: tuple[str, str], group: Sequence[AdmittedCheck], waiting: Waiting
     ) -> Sequence[CheckOutcome]:
         del key  # every command of the group carries it
-        return await self.decide(group, waiting=waiting)
+        outcomes = await self.decide(group, waiting=waiting)
+        if self._audit is None:
+            return outcomes
+        indexes = await self._audit.record(outcomes)
+        return [
+            dataclasses.replace(o, audit_index=i) for o, i in zip(outcomes, indexes, strict=True)
+        ]
 
     async def drain(self) -> None:
         """Decide every coalesced check still waiting (graceful shutdown)."""

@@ -76,5 +76,5 @@ def show_result(console: Console, result: eligibility_pb2.CheckResult, lang: str
             source.agency_id, f"[{colour}]{status}[/]", str(source.latency_ms), source.detail
         )
     console.print(sources)
-    if result.audit_index:
+    if result.HasField("audit_index"):
         console.print(f"audit receipt: log index {result.audit_index}")

@@ -35,6 +35,7 @@ from consent.store import ConcurrentChangeError
 from gateway.auth.errors import AuthenticationError, PermissionDeniedError, RateLimitedError
 from gateway.consent_gate import ConsentStoreUnavailableError
 from gateway.errors import (
+    AuditUnavailableError,
     DeadlineRequiredError,
     DeadlineTooShortError,
     GatewayError,
@@ -150,6 +151,7 @@ STATUS_TABLE: tuple[tuple[type[Exception], int, Callable[[Exception], list[Any]]
     (UnknownProgramError, code_pb2.NOT_FOUND, _resource_info),
     (DeadlineTooShortError, code_pb2.DEADLINE_EXCEEDED, _error_info("DEADLINE_TOO_SHORT")),
     (HubUnavailableError, code_pb2.UNAVAILABLE, _error_info("HUB_UNAVAILABLE")),
+    (AuditUnavailableError, code_pb2.UNAVAILABLE, _error_info("AUDIT_UNAVAILABLE")),
     (
         ConsentStoreUnavailableError,
         code_pb2.UNAVAILABLE,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from adapters.national_id import NationalIdDefect, national_id_defect
+from audit import looks_like_national_id
 from gateway.command import CheckCommand
 from gateway.errors import FieldViolation, InvalidRequestError
 from gateway.programs.loader import ProgramRegistry
@@ -27,6 +28,17 @@ def validate(registry: ProgramRegistry, command: CheckCommand) -> Program:
         violations.append(FieldViolation("national_id", _NATIONAL_ID_TEXT[defect], defect.value))
     if not _REFERENCE.fullmatch(command.request_id):
         violations.append(_reference_violation("request_id"))
+    if command.consent_id and not _REFERENCE.fullmatch(command.consent_id):
+        violations.append(_reference_violation("consent_id"))
+    elif looks_like_national_id(command.consent_id):
+        violations.append(
+            FieldViolation(
+                "consent_id",
+                "holds ten digits in a row, which reads as a national ID; consent ids never "
+                "hold one (the audit log records them)",
+                "CONSENT_ID_INVALID",
+            )
+        )
     program_id, purpose = command.program_id, command.purpose
     if not program_id:
         violations.append(FieldViolation("program_id", "required", "PROGRAM_ID_MISSING"))
@@ -38,8 +50,6 @@ def validate(registry: ProgramRegistry, command: CheckCommand) -> Program:
         violations.append(
             FieldViolation("purpose", "not a purpose code (a-z, 0-9, _)", "PURPOSE_INVALID")
         )
-    if command.consent_id and not _REFERENCE.fullmatch(command.consent_id):
-        violations.append(_reference_violation("consent_id"))
     if violations:
         raise InvalidRequestError(*violations)
     program = registry.get(program_id)

@@ -51,4 +51,6 @@ def secure_config_lines(security: DemoSecurity) -> list[str]:
         f"agency_client_key_file: {pki.hub_client_key}",
         f"fetch_token_key_file: {pki.fetch_token_key}",
         f"consent_key_file: {pki.consent_key}",
+        f"audit_key_file: {pki.audit_key}",
+        f"checkpoint_key_file: {pki.checkpoint_key}",
     ]

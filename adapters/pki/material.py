@@ -165,6 +165,16 @@ class PkiLayout:
         return self.folder / "consent.key"
 
     @property
+    def checkpoint_key(self) -> Path:
+        """The audit log's checkpoint signing key (Ed25519, PKCS#8 PEM)."""
+        return self.folder / "checkpoint.key"
+
+    @property
+    def audit_key(self) -> Path:
+        """The audit authority's pseudonym key (base64 text of 32 random bytes)."""
+        return self.folder / "audit-pseudonym.key"
+
+    @property
     def consent_jwks(self) -> Path:
         """The public JWK Set of :attr:`consent_key`: anyone verifies exported artefacts with it."""
         return self.folder / "consent-keys.json"

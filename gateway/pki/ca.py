@@ -13,12 +13,14 @@ Private keys are unencrypted PKCS#8 PEM, mode 0600; the folders are created 0700
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import ipaddress
 import json
 import os
 import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -356,9 +358,10 @@ def init_pki(
 ) -> PkiLayout:
     """Create (or complete) a development PKI in ``folder`` and return its layout.
 
-    Also the hub's two signing keys (Ed25519, each kept while readable) with their public JWK
-    Sets: the fetch-token key, which agencies verify every Fetch's token with, and the
-    consent key, which signs consent artefacts and mandates.
+    Also the hub's signing keys (Ed25519, each kept while readable): the fetch-token key with
+    the JWK Set agencies verify every Fetch's token with, the consent key with the JWK Set that
+    verifies consent artefacts and mandates, and the audit log's checkpoint key; and the
+    audit authority's pseudonym key (32 random bytes, base64).
 
     Idempotent: an existing usable CA is kept, and so is every certificate that chains to it,
     names exactly what it should and is not about to expire (:data:`RENEW_BEFORE`); anything
@@ -395,12 +398,16 @@ def init_pki(
         _ensure_leaf(ca, profile, files, now=now, days=days, force=force)
     _ensure_signing_key(layout.fetch_token_key, layout.fetch_token_jwks, "fetch-token", force)
     _ensure_signing_key(layout.consent_key, layout.consent_jwks, "consent", force)
+    _ensure_signing_key(layout.checkpoint_key, None, "checkpoint", force)
+    if force or not layout.audit_key.exists():
+        secret = base64.b64encode(secrets.token_bytes(32)) + b"\n"
+        _write(layout.audit_key, secret, _PRIVATE_MODE)
     return layout
 
 
-def _ensure_signing_key(key_file: Path, jwks_file: Path, role: str, force: bool) -> None:
-    """Keep a readable Ed25519 key (or make one); (re)write its public JWK Set, kid = its
-    RFC 7638 thumbprint (the hub's default kid)."""
+def _ensure_signing_key(key_file: Path, jwks_file: Path | None, role: str, force: bool) -> None:
+    """Keep a readable Ed25519 key (or make one); (re)write its public JWK Set, if it has one,
+    kid = its RFC 7638 thumbprint (the hub's default kid)."""
     key = None
     if not force:
         with contextlib.suppress(KeyFileError, ConfigError):  # missing or unusable: a new one
@@ -408,6 +415,8 @@ def _ensure_signing_key(key_file: Path, jwks_file: Path, role: str, force: bool)
     if key is None:
         key = ed25519.Ed25519PrivateKey.generate()
         _write(key_file, private_key_pem(key), _PRIVATE_MODE)
+    if jwks_file is None:
+        return
     public = key.public_key()
     jwks = json.dumps(public_jwk_set({jwk_thumbprint(public): public}), indent=2) + "\n"
     _write(jwks_file, jwks.encode("ascii"), 0o644)

@@ -117,7 +117,7 @@ async def test_serve_names_an_unusable_tls_file(tmp_path: Path) -> None:
         tmp_path / "hub.yaml",
         [("civil_registry", "127.0.0.1:1")],
         *secure_config_lines(security),
-        "security: {consent: false}",
+        "security: {consent: false, audit: false}",
     )
     code, err = await _sakha("serve", "--config", str(config))
     assert code == 1

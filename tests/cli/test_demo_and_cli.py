@@ -99,7 +99,7 @@ async def test_demo_prints_working_commands_and_stops_on_ctrl_c(tmp_path: Path) 
             assert code == 0, out
             assert re.search(r"ELIGIBLE|INELIGIBLE|UNDETERMINED|DECISION_", out), out
             if "aid_overlap_check" not in command and "epidemic_cash_relief" not in command:
-                assert "consent demo-" in out, out  # the check names the consent it used
+                assert "consent demo-consent-" in out, out  # the check names its consent
         [refused] = sections["refused"]
         code, out = await _run(refused, elsewhere, config_home)
         assert code == 1

@@ -89,8 +89,8 @@ class Stack:
     security: DemoSecurity | None
 
 
-NO_CONSENT = SecurityLayers(consent=False)
-"""Every layer but consent: the stacks of tests that are not about consent (see test_consent)."""
+NO_CONSENT = SecurityLayers(consent=False, audit=False)
+"""Every layer but consent and audit: the stacks of tests about neither (see test_consent)."""
 
 
 def hub_config(
@@ -98,8 +98,8 @@ def hub_config(
 ) -> HubConfig:
     """A hub config on port 0 for agencies at ``targets`` (plaintext if no ``security``).
 
-    A secure hub runs every layer but consent unless ``layers`` (the config's ``security``)
-    and ``db_url`` say otherwise."""
+    A secure hub runs every layer but consent and audit unless ``layers`` (the config's
+    ``security``) and ``db_url`` say otherwise."""
     endpoints = tuple(AgencyEndpoint(a, t) for a, t in targets)
     if security is None:
         config = HubConfig(listen="127.0.0.1:0", agencies=endpoints, insecure=True)

@@ -24,6 +24,7 @@ from sakha.v1 import eligibility_pb2_grpc
 
 from adapters.sdk import FetchQuery, FetchResult
 from adapters.simulated.build import PopulationSummary
+from audit.migrations import AUDIT_MIGRATIONS
 from consent import (
     DataConsumer,
     FetchType,
@@ -130,9 +131,10 @@ async def consented(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[ConsentStack]:
-    """A secure stack with every layer on, consent included, on a fresh SQLite store."""
+    """A secure stack with every layer on, consent and audit included, on a fresh SQLite store."""
     db_url = sqlite_url(str(tmp_path / "consent.sqlite")).render_as_string(hide_password=False)
     upgrade(db_url)
+    AUDIT_MIGRATIONS.upgrade(db_url)
     stack = await open_stack(population, security, layers=SecurityLayers(), db_url=db_url)
     try:
         yield ConsentStack(stack, db_url, _count_fetches(stack, monkeypatch))

@@ -207,6 +207,8 @@ def test_layout_names_every_file(pki: PkiLayout) -> None:
         "fetch-token-keys.json",
         "consent.key",
         "consent-keys.json",
+        "checkpoint.key",
+        "audit-pseudonym.key",
     }
     files = {str(p.relative_to(pki.folder)) for p in pki.folder.rglob("*") if p.is_file()}
     assert files == expected
@@ -241,10 +243,12 @@ def test_private_keys_are_0600_and_folders_0700(tmp_path: Path) -> None:
 
 def test_keys_are_unencrypted_pkcs8_p256(pki: PkiLayout) -> None:
     for path in pki.folder.rglob("*.key"):
+        if path == pki.audit_key:  # an HMAC secret, base64 text: not a PEM key
+            continue
         text = path.read_bytes()
         assert text.startswith(b"-----BEGIN PRIVATE KEY-----"), path
         key = serialization.load_pem_private_key(text, password=None)
-        if path in (pki.fetch_token_key, pki.consent_key):  # signing keys, not TLS: Ed25519
+        if path in (pki.fetch_token_key, pki.consent_key, pki.checkpoint_key):  # not TLS: Ed25519
             assert isinstance(key, ed25519.Ed25519PrivateKey)
             continue
         assert isinstance(key, ec.EllipticCurvePrivateKey)

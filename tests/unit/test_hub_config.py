@@ -32,7 +32,9 @@ def test_file_and_environment_are_combined(tmp_path: Path) -> None:
 def test_security_files_are_required_unless_insecure(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="tls_cert_file, tls_key_file, clients_file"):
         load_hub_config(None, env={})
-    with pytest.raises(ConfigError, match="db_url, consent_key_file must be set"):
+    with pytest.raises(
+        ConfigError, match="db_url, consent_key_file, audit_key_file, checkpoint_key_file must"
+    ):
         load_hub_config(
             write(tmp_path, _ALL_FILES.split("consent_key_file", maxsplit=1)[0]), env={}
         )
@@ -115,6 +117,7 @@ _ALL_FILES = (
     "agency_ca_file: pki/ca.pem\nagency_client_cert_file: pki/hub-client.pem\n"
     "agency_client_key_file: pki/hub-client.key\nfetch_token_key_file: pki/fetch-token.key\n"
     "consent_key_file: pki/consent.key\ndb_url: sqlite:////var/lib/sakha/sakha.sqlite\n"
+    "audit_key_file: pki/audit-pseudonym.key\ncheckpoint_key_file: pki/checkpoint.key\n"
 )
 
 

@@ -25,23 +25,23 @@ _sym_db = _symbol_database.Default()
 from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asakha/v1/eligibility.proto\x12\x08sakha.v1\x1a\x17google/rpc/status.proto\"\'\n\rLocalizedText\x12\n\n\x02\x65n\x18\x01 \x01(\t\x12\n\n\x02\x66\x61\x18\x02 \x01(\t\"p\n\x0c\x43heckRequest\x12\x13\n\x0bnational_id\x18\x01 \x01(\t\x12\x12\n\nprogram_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x12\n\nconsent_id\x18\x05 \x01(\t\"\x83\x01\n\nRuleResult\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12&\n\x07outcome\x18\x02 \x01(\x0e\x32\x15.sakha.v1.RuleOutcome\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\'\n\x06reason\x18\x04 \x01(\x0b\x32\x17.sakha.v1.LocalizedText\"m\n\x0cSourceReport\x12\x11\n\tagency_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.sakha.v1.SourceStatus\x12\x12\n\nlatency_ms\x18\x03 \x01(\r\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\xfe\x02\n\x0b\x43heckResult\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0e\x32\x12.sakha.v1.Decision\x12\x12\n\nprogram_id\x18\x03 \x01(\t\x12\x17\n\x0fprogram_version\x18\x04 \x01(\t\x12\x16\n\x0eruleset_digest\x18\x05 \x01(\t\x12#\n\x05rules\x18\x06 \x03(\x0b\x32\x14.sakha.v1.RuleResult\x12\'\n\x07sources\x18\x07 \x03(\x0b\x32\x16.sakha.v1.SourceReport\x12\x14\n\x0creason_codes\x18\x08 \x03(\t\x12\x16\n\x0ehousehold_size\x18\t \x01(\r\x12\r\n\x05\x61s_of\x18\n \x01(\t\x12!\n\x05\x65rror\x18\x0b \x01(\x0b\x32\x12.google.rpc.Status\x12\x13\n\x0b\x61udit_index\x18\x0c \x01(\x04\x12-\n\x0blegal_basis\x18\r \x01(\x0b\x32\x18.sakha.v1.LegalBasisUsed\"1\n\x0eLegalBasisUsed\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\"\x15\n\x13ListProgramsRequest\"\xb1\x01\n\x0eProgramSummary\x12\x12\n\nprogram_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12&\n\x05title\x18\x03 \x01(\x0b\x32\x17.sakha.v1.LocalizedText\x12-\n\rneed_category\x18\x04 \x01(\x0e\x32\x16.sakha.v1.NeedCategory\x12#\n\x04unit\x18\x05 \x01(\x0e\x32\x15.sakha.v1.ProgramUnit\"B\n\x14ListProgramsResponse\x12*\n\x08programs\x18\x01 \x03(\x0b\x32\x18.sakha.v1.ProgramSummary\",\n\x16\x44\x65scribeProgramRequest\x12\x12\n\nprogram_id\x18\x01 \x01(\t\"d\n\x0fRuleDescription\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x12\n\nexpression\x18\x02 \x01(\t\x12,\n\x0b\x64\x65scription\x18\x03 \x01(\x0b\x32\x17.sakha.v1.LocalizedText\"S\n\x0eParameterValue\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x04 \x01(\t\"\x98\x02\n\x12ProgramDescription\x12)\n\x07summary\x18\x01 \x01(\x0b\x32\x18.sakha.v1.ProgramSummary\x12,\n\x0b\x64\x65scription\x18\x02 \x01(\x0b\x32\x17.sakha.v1.LocalizedText\x12\x13\n\x0blegal_basis\x18\x03 \x01(\t\x12\x10\n\x08purposes\x18\x04 \x03(\t\x12(\n\x05rules\x18\x05 \x03(\x0b\x32\x19.sakha.v1.RuleDescription\x12,\n\nparameters\x18\x06 \x03(\x0b\x32\x18.sakha.v1.ParameterValue\x12\x12\n\nattributes\x18\x07 \x03(\t\x12\x16\n\x0eruleset_digest\x18\x08 \x01(\t*o\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x45\x43ISION_ELIGIBLE\x10\x01\x12\x17\n\x13\x44\x45\x43ISION_INELIGIBLE\x10\x02\x12\x19\n\x15\x44\x45\x43ISION_UNDETERMINED\x10\x03*s\n\x0bRuleOutcome\x12\x1c\n\x18RULE_OUTCOME_UNSPECIFIED\x10\x00\x12\x15\n\x11RULE_OUTCOME_PASS\x10\x01\x12\x15\n\x11RULE_OUTCOME_FAIL\x10\x02\x12\x18\n\x14RULE_OUTCOME_UNKNOWN\x10\x03*\xb3\x01\n\x0cSourceStatus\x12\x1d\n\x19SOURCE_STATUS_UNSPECIFIED\x10\x00\x12\x14\n\x10SOURCE_STATUS_OK\x10\x01\x12\x1b\n\x17SOURCE_STATUS_NOT_FOUND\x10\x02\x12\x19\n\x15SOURCE_STATUS_TIMEOUT\x10\x03\x12\x1d\n\x19SOURCE_STATUS_UNAVAILABLE\x10\x04\x12\x17\n\x13SOURCE_STATUS_ERROR\x10\x05*\xa1\x01\n\x0cNeedCategory\x12\x1d\n\x19NEED_CATEGORY_UNSPECIFIED\x10\x00\x12\x1b\n\x17NEED_CATEGORY_FINANCIAL\x10\x01\x12\x19\n\x15NEED_CATEGORY_MEDICAL\x10\x02\x12\x1d\n\x19NEED_CATEGORY_SOCIAL_WORK\x10\x03\x12\x1b\n\x17NEED_CATEGORY_EMOTIONAL\x10\x04*`\n\x0bProgramUnit\x12\x1c\n\x18PROGRAM_UNIT_UNSPECIFIED\x10\x00\x12\x17\n\x13PROGRAM_UNIT_PERSON\x10\x01\x12\x1a\n\x16PROGRAM_UNIT_HOUSEHOLD\x10\x02\x32\xaf\x02\n\x12\x45ligibilityService\x12\x36\n\x05\x43heck\x12\x16.sakha.v1.CheckRequest\x1a\x15.sakha.v1.CheckResult\x12?\n\nCheckBatch\x12\x16.sakha.v1.CheckRequest\x1a\x15.sakha.v1.CheckResult(\x01\x30\x01\x12M\n\x0cListPrograms\x12\x1d.sakha.v1.ListProgramsRequest\x1a\x1e.sakha.v1.ListProgramsResponse\x12Q\n\x0f\x44\x65scribeProgram\x12 .sakha.v1.DescribeProgramRequest\x1a\x1c.sakha.v1.ProgramDescriptionb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1asakha/v1/eligibility.proto\x12\x08sakha.v1\x1a\x17google/rpc/status.proto\"\'\n\rLocalizedText\x12\n\n\x02\x65n\x18\x01 \x01(\t\x12\n\n\x02\x66\x61\x18\x02 \x01(\t\"p\n\x0c\x43heckRequest\x12\x13\n\x0bnational_id\x18\x01 \x01(\t\x12\x12\n\nprogram_id\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\x12\x12\n\nconsent_id\x18\x05 \x01(\t\"\x83\x01\n\nRuleResult\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12&\n\x07outcome\x18\x02 \x01(\x0e\x32\x15.sakha.v1.RuleOutcome\x12\x13\n\x0breason_code\x18\x03 \x01(\t\x12\'\n\x06reason\x18\x04 \x01(\x0b\x32\x17.sakha.v1.LocalizedText\"m\n\x0cSourceReport\x12\x11\n\tagency_id\x18\x01 \x01(\t\x12&\n\x06status\x18\x02 \x01(\x0e\x32\x16.sakha.v1.SourceStatus\x12\x12\n\nlatency_ms\x18\x03 \x01(\r\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\x93\x03\n\x0b\x43heckResult\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12$\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0e\x32\x12.sakha.v1.Decision\x12\x12\n\nprogram_id\x18\x03 \x01(\t\x12\x17\n\x0fprogram_version\x18\x04 \x01(\t\x12\x16\n\x0eruleset_digest\x18\x05 \x01(\t\x12#\n\x05rules\x18\x06 \x03(\x0b\x32\x14.sakha.v1.RuleResult\x12\'\n\x07sources\x18\x07 \x03(\x0b\x32\x16.sakha.v1.SourceReport\x12\x14\n\x0creason_codes\x18\x08 \x03(\t\x12\x16\n\x0ehousehold_size\x18\t \x01(\r\x12\r\n\x05\x61s_of\x18\n \x01(\t\x12!\n\x05\x65rror\x18\x0b \x01(\x0b\x32\x12.google.rpc.Status\x12\x18\n\x0b\x61udit_index\x18\x0c \x01(\x04H\x00\x88\x01\x01\x12-\n\x0blegal_basis\x18\r \x01(\x0b\x32\x18.sakha.v1.LegalBasisUsedB\x0e\n\x0c_audit_index\"1\n\x0eLegalBasisUsed\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x11\n\treference\x18\x02 \x01(\t\"\x15\n\x13ListProgramsRequest\"\xb1\x01\n\x0eProgramSummary\x12\x12\n\nprogram_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12&\n\x05title\x18\x03 \x01(\x0b\x32\x17.sakha.v1.LocalizedText\x12-\n\rneed_category\x18\x04 \x01(\x0e\x32\x16.sakha.v1.NeedCategory\x12#\n\x04unit\x18\x05 \x01(\x0e\x32\x15.sakha.v1.ProgramUnit\"B\n\x14ListProgramsResponse\x12*\n\x08programs\x18\x01 \x03(\x0b\x32\x18.sakha.v1.ProgramSummary\",\n\x16\x44\x65scribeProgramRequest\x12\x12\n\nprogram_id\x18\x01 \x01(\t\"d\n\x0fRuleDescription\x12\x0f\n\x07rule_id\x18\x01 \x01(\t\x12\x12\n\nexpression\x18\x02 \x01(\t\x12,\n\x0b\x64\x65scription\x18\x03 \x01(\x0b\x32\x17.sakha.v1.LocalizedText\"S\n\x0eParameterValue\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03\x12\x0c\n\x04unit\x18\x03 \x01(\t\x12\x16\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x04 \x01(\t\"\x98\x02\n\x12ProgramDescription\x12)\n\x07summary\x18\x01 \x01(\x0b\x32\x18.sakha.v1.ProgramSummary\x12,\n\x0b\x64\x65scription\x18\x02 \x01(\x0b\x32\x17.sakha.v1.LocalizedText\x12\x13\n\x0blegal_basis\x18\x03 \x01(\t\x12\x10\n\x08purposes\x18\x04 \x03(\t\x12(\n\x05rules\x18\x05 \x03(\x0b\x32\x19.sakha.v1.RuleDescription\x12,\n\nparameters\x18\x06 \x03(\x0b\x32\x18.sakha.v1.ParameterValue\x12\x12\n\nattributes\x18\x07 \x03(\t\x12\x16\n\x0eruleset_digest\x18\x08 \x01(\t*o\n\x08\x44\x65\x63ision\x12\x18\n\x14\x44\x45\x43ISION_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44\x45\x43ISION_ELIGIBLE\x10\x01\x12\x17\n\x13\x44\x45\x43ISION_INELIGIBLE\x10\x02\x12\x19\n\x15\x44\x45\x43ISION_UNDETERMINED\x10\x03*s\n\x0bRuleOutcome\x12\x1c\n\x18RULE_OUTCOME_UNSPECIFIED\x10\x00\x12\x15\n\x11RULE_OUTCOME_PASS\x10\x01\x12\x15\n\x11RULE_OUTCOME_FAIL\x10\x02\x12\x18\n\x14RULE_OUTCOME_UNKNOWN\x10\x03*\xb3\x01\n\x0cSourceStatus\x12\x1d\n\x19SOURCE_STATUS_UNSPECIFIED\x10\x00\x12\x14\n\x10SOURCE_STATUS_OK\x10\x01\x12\x1b\n\x17SOURCE_STATUS_NOT_FOUND\x10\x02\x12\x19\n\x15SOURCE_STATUS_TIMEOUT\x10\x03\x12\x1d\n\x19SOURCE_STATUS_UNAVAILABLE\x10\x04\x12\x17\n\x13SOURCE_STATUS_ERROR\x10\x05*\xa1\x01\n\x0cNeedCategory\x12\x1d\n\x19NEED_CATEGORY_UNSPECIFIED\x10\x00\x12\x1b\n\x17NEED_CATEGORY_FINANCIAL\x10\x01\x12\x19\n\x15NEED_CATEGORY_MEDICAL\x10\x02\x12\x1d\n\x19NEED_CATEGORY_SOCIAL_WORK\x10\x03\x12\x1b\n\x17NEED_CATEGORY_EMOTIONAL\x10\x04*`\n\x0bProgramUnit\x12\x1c\n\x18PROGRAM_UNIT_UNSPECIFIED\x10\x00\x12\x17\n\x13PROGRAM_UNIT_PERSON\x10\x01\x12\x1a\n\x16PROGRAM_UNIT_HOUSEHOLD\x10\x02\x32\xaf\x02\n\x12\x45ligibilityService\x12\x36\n\x05\x43heck\x12\x16.sakha.v1.CheckRequest\x1a\x15.sakha.v1.CheckResult\x12?\n\nCheckBatch\x12\x16.sakha.v1.CheckRequest\x1a\x15.sakha.v1.CheckResult(\x01\x30\x01\x12M\n\x0cListPrograms\x12\x1d.sakha.v1.ListProgramsRequest\x1a\x1e.sakha.v1.ListProgramsResponse\x12Q\n\x0f\x44\x65scribeProgram\x12 .sakha.v1.DescribeProgramRequest\x1a\x1c.sakha.v1.ProgramDescriptionb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'sakha.v1.eligibility_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DECISION']._serialized_start=1688
-  _globals['_DECISION']._serialized_end=1799
-  _globals['_RULEOUTCOME']._serialized_start=1801
-  _globals['_RULEOUTCOME']._serialized_end=1916
-  _globals['_SOURCESTATUS']._serialized_start=1919
-  _globals['_SOURCESTATUS']._serialized_end=2098
-  _globals['_NEEDCATEGORY']._serialized_start=2101
-  _globals['_NEEDCATEGORY']._serialized_end=2262
-  _globals['_PROGRAMUNIT']._serialized_start=2264
-  _globals['_PROGRAMUNIT']._serialized_end=2360
+  _globals['_DECISION']._serialized_start=1709
+  _globals['_DECISION']._serialized_end=1820
+  _globals['_RULEOUTCOME']._serialized_start=1822
+  _globals['_RULEOUTCOME']._serialized_end=1937
+  _globals['_SOURCESTATUS']._serialized_start=1940
+  _globals['_SOURCESTATUS']._serialized_end=2119
+  _globals['_NEEDCATEGORY']._serialized_start=2122
+  _globals['_NEEDCATEGORY']._serialized_end=2283
+  _globals['_PROGRAMUNIT']._serialized_start=2285
+  _globals['_PROGRAMUNIT']._serialized_end=2381
   _globals['_LOCALIZEDTEXT']._serialized_start=65
   _globals['_LOCALIZEDTEXT']._serialized_end=104
   _globals['_CHECKREQUEST']._serialized_start=106
@@ -51,23 +51,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SOURCEREPORT']._serialized_start=354
   _globals['_SOURCEREPORT']._serialized_end=463
   _globals['_CHECKRESULT']._serialized_start=466
-  _globals['_CHECKRESULT']._serialized_end=848
-  _globals['_LEGALBASISUSED']._serialized_start=850
-  _globals['_LEGALBASISUSED']._serialized_end=899
-  _globals['_LISTPROGRAMSREQUEST']._serialized_start=901
-  _globals['_LISTPROGRAMSREQUEST']._serialized_end=922
-  _globals['_PROGRAMSUMMARY']._serialized_start=925
-  _globals['_PROGRAMSUMMARY']._serialized_end=1102
-  _globals['_LISTPROGRAMSRESPONSE']._serialized_start=1104
-  _globals['_LISTPROGRAMSRESPONSE']._serialized_end=1170
-  _globals['_DESCRIBEPROGRAMREQUEST']._serialized_start=1172
-  _globals['_DESCRIBEPROGRAMREQUEST']._serialized_end=1216
-  _globals['_RULEDESCRIPTION']._serialized_start=1218
-  _globals['_RULEDESCRIPTION']._serialized_end=1318
-  _globals['_PARAMETERVALUE']._serialized_start=1320
-  _globals['_PARAMETERVALUE']._serialized_end=1403
-  _globals['_PROGRAMDESCRIPTION']._serialized_start=1406
-  _globals['_PROGRAMDESCRIPTION']._serialized_end=1686
-  _globals['_ELIGIBILITYSERVICE']._serialized_start=2363
-  _globals['_ELIGIBILITYSERVICE']._serialized_end=2666
+  _globals['_CHECKRESULT']._serialized_end=869
+  _globals['_LEGALBASISUSED']._serialized_start=871
+  _globals['_LEGALBASISUSED']._serialized_end=920
+  _globals['_LISTPROGRAMSREQUEST']._serialized_start=922
+  _globals['_LISTPROGRAMSREQUEST']._serialized_end=943
+  _globals['_PROGRAMSUMMARY']._serialized_start=946
+  _globals['_PROGRAMSUMMARY']._serialized_end=1123
+  _globals['_LISTPROGRAMSRESPONSE']._serialized_start=1125
+  _globals['_LISTPROGRAMSRESPONSE']._serialized_end=1191
+  _globals['_DESCRIBEPROGRAMREQUEST']._serialized_start=1193
+  _globals['_DESCRIBEPROGRAMREQUEST']._serialized_end=1237
+  _globals['_RULEDESCRIPTION']._serialized_start=1239
+  _globals['_RULEDESCRIPTION']._serialized_end=1339
+  _globals['_PARAMETERVALUE']._serialized_start=1341
+  _globals['_PARAMETERVALUE']._serialized_end=1424
+  _globals['_PROGRAMDESCRIPTION']._serialized_start=1427
+  _globals['_PROGRAMDESCRIPTION']._serialized_end=1707
+  _globals['_ELIGIBILITYSERVICE']._serialized_start=2384
+  _globals['_ELIGIBILITYSERVICE']._serialized_end=2687
 # @@protoc_insertion_point(module_scope)

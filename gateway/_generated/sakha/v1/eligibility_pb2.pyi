@@ -262,7 +262,9 @@ class CheckResult(_message.Message):
     as_of: _builtins.str
     """ISO date the decision applies to."""
     audit_index: _builtins.int
-    """Index of this lookup's entry in the audit log."""
+    """Index of this lookup's entry in the audit log (0 is the first entry); unset when the hub
+    runs with its audit layer switched off. `sakha audit proof --index` proves it is there.
+    """
     @_builtins.property
     def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___RuleResult]: ...
     @_builtins.property
@@ -296,14 +298,16 @@ class CheckResult(_message.Message):
         household_size: _builtins.int = ...,
         as_of: _builtins.str = ...,
         error: _status_pb2.Status | None = ...,
-        audit_index: _builtins.int = ...,
+        audit_index: _builtins.int | None = ...,
         legal_basis: Global___LegalBasisUsed | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "legal_basis", b"legal_basis"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_audit_index", b"_audit_index", "audit_index", b"audit_index", "error", b"error", "legal_basis", b"legal_basis"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "audit_index", b"audit_index", "decision", b"decision", "error", b"error", "household_size", b"household_size", "legal_basis", b"legal_basis", "program_id", b"program_id", "program_version", b"program_version", "reason_codes", b"reason_codes", "request_id", b"request_id", "rules", b"rules", "ruleset_digest", b"ruleset_digest", "sources", b"sources"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_audit_index", b"_audit_index", "as_of", b"as_of", "audit_index", b"audit_index", "decision", b"decision", "error", b"error", "household_size", b"household_size", "legal_basis", b"legal_basis", "program_id", b"program_id", "program_version", b"program_version", "reason_codes", b"reason_codes", "request_id", b"request_id", "rules", b"rules", "ruleset_digest", b"ruleset_digest", "sources", b"sources"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__audit_index: _TypeAlias = _typing.Literal["audit_index"]  # noqa: Y015
+    _WhichOneofArgType__audit_index: _TypeAlias = _typing.Literal["_audit_index", b"_audit_index"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__audit_index) -> _WhichOneofReturnType__audit_index | None: ...
 
 Global___CheckResult: _TypeAlias = CheckResult  # noqa: Y015
 

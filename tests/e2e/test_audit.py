@@ -1,0 +1,106 @@
+"""The audit log, end to end: every lookup of the secure stack (consent and audit on) is one
+entry, replies carry their entry's index, no national ID reaches the log's database, and a log
+that cannot be written fails every check closed."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import closing
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sakha.v1 import eligibility_pb2 as pb2
+
+from audit import Decision, Entry, Refusal, entry_from_canonical
+from tests.e2e.test_check import request, sample
+from tests.e2e.test_consent import ConsentStack, _refusal, consented
+
+__all__ = ["consented"]  # the fixture, shared with test_consent
+
+
+def _entries(stack: ConsentStack) -> list[tuple[int, Entry]]:
+    audit = stack.stack.hub.audit
+    assert audit is not None
+    return [(index, entry_from_canonical(data)) for index, data in audit.store.entries()]
+
+
+async def test_every_lookup_is_one_entry_and_replies_carry_its_index(
+    consented: ConsentStack,
+) -> None:
+    population = consented.stack.population
+    head, other = sample(population, "poor_head"), sample(population, "rural_head")
+    consented.grant(head)
+    stub = consented.stack.stub
+    allowed = await stub.Check(request(head), timeout=10)
+    code, reason, _ = await _refusal(stub, request(other))
+    assert (code, reason) == (grpc.StatusCode.PERMISSION_DENIED, "NO_CONSENT")
+
+    async def stream() -> AsyncIterator[pb2.CheckRequest]:
+        for index, subject in enumerate([head, other]):
+            message = request(subject)
+            message.request_id = f"item-{index}"
+            yield message
+
+    batch = [r async for r in stub.CheckBatch(stream(), timeout=30)]
+    entries = _entries(consented)
+    assert [index for index, _ in entries] == [0, 1, 2, 3]
+    assert allowed.HasField("audit_index")
+    by_index = dict(entries)
+    decided = by_index[allowed.audit_index]
+    assert isinstance(decided.result, Decision)
+    assert decided.basis is not None
+    assert decided.basis.ref == allowed.legal_basis.reference
+    assert {q.agency for q in decided.agencies} >= {"civil_registry", "tax"}
+    refusals = [e for _, e in entries if isinstance(e.result, Refusal)]
+    assert [r.result.reason for r in refusals if isinstance(r.result, Refusal)] == [
+        "NO_CONSENT",
+        "NO_CONSENT",
+    ]
+    assert all(not r.agencies for r in refusals)
+    [item] = [r for r in batch if not r.HasField("error")]
+    assert isinstance(by_index[item.audit_index].result, Decision)
+
+
+async def test_no_national_id_reaches_the_audit_database(
+    consented: ConsentStack, tmp_path: Path
+) -> None:
+    population = consented.stack.population
+    subjects = [sample(population, n) for n in ("poor_head", "well_off", "severe_disability")]
+    for subject in subjects[:2]:
+        consented.grant(subject)
+    await asyncio.gather(
+        *(consented.stack.stub.Check(request(s), timeout=10) for s in subjects[:2]),
+        _refusal(consented.stack.stub, request(subjects[2])),
+    )
+    assert len(_entries(consented)) == 3
+    with closing(
+        sqlite3.connect(f"file:{population.data_dir / 'civil_registry.sqlite'}?mode=ro", uri=True)
+    ) as registry:
+        everyone = [row[0] for row in registry.execute("SELECT national_id FROM persons")]
+    with closing(sqlite3.connect(str(tmp_path / "consent.sqlite"))) as database:
+        rows = database.execute("SELECT data, subject, outcome FROM audit_entries").fetchall()
+    logged = b"".join(bytes(d) + s.encode() + o.encode() for d, s, o in rows)
+    assert everyone
+    leaked = [nid for nid in everyone if nid.encode() in logged]
+    assert leaked == []
+
+
+async def test_an_unwritable_log_fails_checks_closed_and_health_says_so(
+    consented: ConsentStack, tmp_path: Path
+) -> None:
+    head = sample(consented.stack.population, "poor_head")
+    consented.grant(head)
+    await consented.stack.stub.Check(request(head), timeout=10)
+    with closing(sqlite3.connect(str(tmp_path / "consent.sqlite"))) as database:
+        database.execute("DROP TABLE audit_entry_agencies")  # the log can no longer be written
+        database.commit()
+    code, reason, _ = await _refusal(consented.stack.stub, request(head))
+    assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "AUDIT_UNAVAILABLE")
+    health = health_pb2_grpc.HealthStub(consented.stack.channel)
+    await asyncio.sleep(0.1)
+    status = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+    assert status.status == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert len(_entries(consented)) == 1  # the failed group left nothing behind
