@@ -242,6 +242,7 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "mandate": "mandate {ref}",
         "no_basis": "no recorded consent or mandate",
         "agencies": "agencies asked: {names}",
+        "separator": ", ",
         "no_agency": "no agency was asked",
         "decision": "decision: {outcome}",
         "refusal": "refused: {outcome}",
@@ -259,6 +260,7 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "mandate": "مجوز قانونی {ref}",
         "no_basis": "بدون رضایت یا مجوز ثبت‌شده",
         "agencies": "دستگاه‌های پرسیده‌شده: {names}",
+        "separator": "، ",
         "no_agency": "از هیچ دستگاهی پرسیده نشد",
         "decision": "نتیجه: {outcome}",
         "refusal": "رد شد: {outcome}",
@@ -284,7 +286,7 @@ def _basis_text(basis: Basis | None, words: Mapping[str, str]) -> str:
 def _agencies_text(agencies: Sequence[str], words: Mapping[str, str]) -> str:
     if not agencies:
         return words["no_agency"]
-    return words["agencies"].format(names=", ".join(agencies))
+    return words["agencies"].format(names=words["separator"].join(agencies))
 
 
 def report_text(entry: Entry, *, as_member: bool, lang: str) -> str:
