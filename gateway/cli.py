@@ -27,6 +27,7 @@ from adapters.pki.material import PkiError
 from gateway import environment, render
 from gateway.auth.errors import AuthError
 from gateway.auth.tokens import issue_token, load_private_key
+from gateway.cli_audit import audit
 from gateway.cli_connection import call_hub, connect, connection_options, one_line
 from gateway.cli_consent import consent, mandate
 from gateway.client_profile import ProfileError
@@ -605,6 +606,7 @@ async def _until_signalled() -> None:
 
 main.add_command(consent)
 main.add_command(mandate)
+main.add_command(audit)
 
 
 if __name__ == "__main__":

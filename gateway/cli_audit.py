@@ -1,0 +1,261 @@
+"""``sakha audit …``: the AuditService from the command line, for auditors.
+
+Every command calls the hub like ``sakha check`` does (``--server/--profile/--insecure``,
+:mod:`gateway.cli_connection`): the auditor's key and organisation come from the client
+profile. Failures are one ``Error:`` line, exit 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import grpc
+from google.protobuf import timestamp_pb2
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+from sakha.v1 import audit_pb2 as pb2
+from sakha.v1 import audit_pb2_grpc
+
+from gateway import render
+from gateway.cli_connection import call_hub, connect, connection_options
+from gateway.hub_connection import HubConnection
+
+_Req = TypeVar("_Req")
+_Resp = TypeVar("_Resp")
+
+
+@dataclass(frozen=True)
+class _Hub:
+    """Where to call and how long to wait."""
+
+    connection: HubConnection
+    timeout: float
+
+    def call(
+        self,
+        method: Callable[
+            [audit_pb2_grpc.AuditServiceAsyncStub], grpc.aio.UnaryUnaryMultiCallable[_Req, _Resp]
+        ],
+        request: _Req,
+    ) -> _Resp:
+        """Call a unary ``method`` of the AuditService; a failure is one line."""
+
+        async def run() -> _Resp:
+            async with self.connection.channel() as channel:
+                rpc = method(audit_pb2_grpc.AuditServiceStub(channel))
+                return await rpc(request, timeout=self.timeout, metadata=self.connection.metadata())
+
+        return call_hub(lambda: asyncio.run(run()))
+
+    def stream(
+        self,
+        method: Callable[
+            [audit_pb2_grpc.AuditServiceAsyncStub], grpc.aio.UnaryStreamMultiCallable[_Req, _Resp]
+        ],
+        request: _Req,
+    ) -> list[_Resp]:
+        """Every message a streaming ``method`` sends; a failure is one line."""
+
+        async def run() -> list[_Resp]:
+            async with self.connection.channel() as channel:
+                rpc = method(audit_pb2_grpc.AuditServiceStub(channel))
+                call = rpc(request, timeout=self.timeout, metadata=self.connection.metadata())
+                return [reply async for reply in call]
+
+        return call_hub(lambda: asyncio.run(run()))
+
+
+def _hub_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The connection options and --timeout, handed to ``command`` as one ``hub``."""
+
+    @functools.wraps(command)
+    def with_hub(
+        *,
+        server: str | None,
+        profile_path: Path | None,
+        insecure: bool,
+        timeout: float,
+        **options: Any,
+    ) -> None:
+        command(_Hub(connect(server, profile_path, insecure), timeout), **options)
+
+    with_timeout = click.option(
+        "--timeout", default=30.0, show_default=True, help="Deadline in seconds."
+    )(with_hub)
+    return connection_options(with_timeout)
+
+
+class _UtcTime(click.ParamType[timestamp_pb2.Timestamp]):
+    """An ISO 8601 time with its UTC offset (``2026-03-01T09:00:00Z``)."""
+
+    name = "TIME"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> timestamp_pb2.Timestamp:
+        try:
+            parsed = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time", param, ctx)
+        if parsed.utcoffset() is None:
+            self.fail(f"{value!r} has no UTC offset (add Z or +00:00)", param, ctx)
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(parsed)
+        return stamp
+
+
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print it as JSON.")
+_LANGUAGES = {"en": pb2.REPORT_LANGUAGE_EN, "fa": pb2.REPORT_LANGUAGE_FA}
+
+
+@click.group()
+def audit() -> None:
+    """Read the audit log: checkpoints, proofs, queries and subject reports."""
+
+
+@audit.command("checkpoint")
+@_JSON
+@_hub_options
+def audit_checkpoint(hub: _Hub, as_json: bool) -> None:
+    """Print the latest signed checkpoint (a C2SP signed note)."""
+    checkpoint = hub.call(lambda stub: stub.GetCheckpoint, pb2.GetCheckpointRequest())
+    if as_json:
+        click.echo(render.as_json(checkpoint))
+        return
+    click.echo(checkpoint.note, nl=False)
+
+
+@audit.command("vkey")
+@_hub_options
+def audit_vkey(hub: _Hub) -> None:
+    """Print the verifier key of the checkpoint signer (for ``--vkey``)."""
+    click.echo(hub.call(lambda stub: stub.GetVerifierKey, pb2.GetVerifierKeyRequest()).vkey)
+
+
+@audit.command("query")
+@click.option("--since", type=_UtcTime(), default=None, help="Recorded at or after this time.")
+@click.option("--until", type=_UtcTime(), default=None, help="Recorded before this time.")
+@click.option("--org", default="", help="The calling organisation's id.")
+@click.option("--program", default="", help="The program's id.")
+@click.option("--agency", default="", help="An agency the lookup asked.")
+@click.option("--outcome", default="", help="A decision (ELIGIBLE…) or a reason (NO_CONSENT…).")
+@click.option("--subject", default="", help="A subject's 10-digit national ID.")
+@click.option("--limit", type=click.IntRange(min=0), default=0, help="At most this many [0: all].")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines: each entry's canonical bytes.")
+@_hub_options
+def audit_query(hub: _Hub, as_json: bool, **options: Any) -> None:
+    """The entries the filters select, oldest first."""
+    request = pb2.QueryRequest(
+        since=options["since"],
+        until=options["until"],
+        organisation_id=options["org"],
+        program_id=options["program"],
+        agency_id=options["agency"],
+        outcome=options["outcome"],
+        subject_national_id=options["subject"],
+        limit=options["limit"],
+    )
+    entries = hub.stream(lambda stub: stub.Query, request)
+    if as_json:
+        for entry in entries:
+            click.echo(entry.canonical_json)
+        return
+    Console().print(_entries_table(entries))
+
+
+def _time(stamp: timestamp_pb2.Timestamp) -> str:
+    return stamp.ToDatetime(tzinfo=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _basis(basis: pb2.AuditBasis) -> str:
+    if not basis.kind:
+        return "-"
+    return f"{pb2.BasisKind.Name(basis.kind).removeprefix('BASIS_KIND_').lower()} {basis.ref}"
+
+
+def _result(entry: pb2.AuditEntry) -> str:
+    kind = entry.WhichOneof("result")
+    if kind == "decision":
+        return render.decision_name(entry.decision.decision)
+    if kind == "refusal":
+        return f"refused {entry.refusal.reason}"
+    if kind == "failure":
+        return f"failed {entry.failure.reason}"
+    return "-"
+
+
+def _caller(entry: pb2.AuditEntry) -> str:
+    if not entry.HasField("caller"):
+        return "-"
+    return f"{entry.caller.organisation_id}/{entry.caller.operator}"
+
+
+def _entries_table(entries: list[pb2.AuditEntry]) -> Table:
+    table = Table(show_edge=False)
+    for column in ("#", "time (UTC)", "caller", "program", "purpose", "basis", "agencies"):
+        table.add_column(column, no_wrap=column in {"#", "time (UTC)"})
+    table.add_column("result")
+    for entry in entries:
+        table.add_row(
+            str(entry.index),
+            _time(entry.time),
+            escape(_caller(entry)),
+            escape(entry.program.id or "-"),
+            escape(entry.purpose or "-"),
+            escape(_basis(entry.basis)),
+            escape(", ".join(dict.fromkeys(a.agency_id for a in entry.agencies)) or "-"),
+            _result(entry),
+        )
+    return table
+
+
+_REPORT_HEADINGS = {
+    "en": ("Who looked at this person's data: {count} lookups", "No lookup is recorded."),
+    "fa": ("چه کسانی داده‌های این شخص را دیده‌اند: {count} بررسی", "هیچ بررسی‌ای ثبت نشده است."),
+}
+
+
+@audit.command("report")
+@click.option("--subject", required=True, help="The person's 10-digit national ID.")
+@click.option("--lang", type=click.Choice(list(_LANGUAGES)), default="en", show_default=True)
+@_hub_options
+def audit_report(hub: _Hub, subject: str, lang: str) -> None:
+    """Who looked at one person's data: when, who, why, under what, which agencies, result."""
+    request = pb2.SubjectReportRequest(national_id=subject, lang=_LANGUAGES[lang])
+    lines = hub.stream(lambda stub: stub.SubjectReport, request)
+    heading, nothing = _REPORT_HEADINGS[lang]
+    console = Console()
+    if not lines:
+        console.print(nothing)
+        return
+    console.print(heading.format(count=len(lines)), style="bold")
+    for line in lines:
+        console.print(f"#{line.index}  {escape(line.text)}", soft_wrap=True)
+
+
+@audit.command("proof")
+@click.option("--index", type=click.IntRange(min=0), required=True, help="The entry's index.")
+@click.option(
+    "--size", type=click.IntRange(min=1), default=None, help="[default: the latest checkpoint's]"
+)
+@_JSON
+@_hub_options
+def audit_proof(hub: _Hub, index: int, size: int | None, as_json: bool) -> None:
+    """The inclusion proof of one entry in the tree of a size."""
+    request = pb2.GetInclusionProofRequest(index=index, tree_size=size or 0)
+    proof = hub.call(lambda stub: stub.GetInclusionProof, request)
+    if as_json:
+        click.echo(render.as_json(proof))
+        return
+    click.echo(f"index {proof.index} in tree size {proof.tree_size}")
+    click.echo(f"leaf hash {proof.leaf_hash.hex()}")
+    for step, node in enumerate(proof.hashes):
+        click.echo(f"  {step:>2} {node.hex()}")

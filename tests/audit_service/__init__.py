@@ -1,0 +1,1 @@
+"""AuditService over real gRPC, with the hub's interceptors and JWT authentication."""
