@@ -243,6 +243,16 @@ class AuditLog:
         """The store entries are appended to."""
         return self._store
 
+    @property
+    def pseudonymizer(self) -> Pseudonymizer:
+        """The audit authority's pseudonym key subjects are recorded under."""
+        return self._pseudonymizer
+
+    @property
+    def verifier_key(self) -> str:
+        """The C2SP verifier key of the log's checkpoints."""
+        return self._signer.verifier().key_string
+
     def entry(self, item: Recordable) -> Entry:
         """The entry that records ``item``."""
         now = self._clock()

@@ -25,7 +25,7 @@ from sakha.v1 import audit_pb2 as pb2
 from sakha.v1 import audit_pb2_grpc
 
 from gateway import render
-from gateway.cli_connection import call_hub, connect, connection_options
+from gateway.cli_connection import call_hub, connect, connection_options, one_line
 from gateway.hub_connection import HubConnection
 
 _Req = TypeVar("_Req")
@@ -259,3 +259,84 @@ def audit_proof(hub: _Hub, index: int, size: int | None, as_json: bool) -> None:
     click.echo(f"leaf hash {proof.leaf_hash.hex()}")
     for step, node in enumerate(proof.hashes):
         click.echo(f"  {step:>2} {node.hex()}")
+
+
+@audit.command("export")
+@click.option("--db-url", required=True, help="The hub's database (the audit log).")
+@click.option("--origin", default="sakha.local/audit", show_default=True, help="The log's name.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--from", "start", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--to", "stop", type=click.IntRange(min=1), default=None, help="[default: all]")
+def audit_export(db_url: str, origin: str, out_dir: Path, start: int, stop: int | None) -> None:
+    """Write a self-contained bundle of entries, checkpoints and proofs (no server needed)."""
+    from audit import AuditError  # noqa: PLC0415 - only the offline commands need these
+    from audit.bundle import export_bundle  # noqa: PLC0415
+    from audit.store import AuditStore  # noqa: PLC0415
+
+    try:
+        store = AuditStore.open(db_url, origin=origin)
+        try:
+            manifest = export_bundle(store, out_dir, start=start, stop=stop)
+        finally:
+            store.close()
+    except (AuditError, ValueError, OSError) as exc:
+        raise click.ClickException(one_line(exc)) from exc
+    click.echo(f"exported {manifest['entries']} entries of {origin} to {out_dir}")
+
+
+@audit.command("verify")
+@click.option("--db-url", default=None, help="Verify the log in this database ...")
+@click.option(
+    "--bundle", type=click.Path(path_type=Path, exists=True), default=None, help="... or a bundle."
+)
+@click.option("--vkey", required=True, help="The log's verifier key (`sakha audit vkey`).")
+@click.option("--origin", default=None, help="The log's name [default: the vkey's key name].")
+@click.option(
+    "--trusted-checkpoint",
+    type=click.Path(path_type=Path, exists=True),
+    default=None,
+    help="A checkpoint you kept: the log must contain it (catches truncation and old copies).",
+)
+def audit_verify(
+    db_url: str | None,
+    bundle: Path | None,
+    vkey: str,
+    origin: str | None,
+    trusted_checkpoint: Path | None,
+) -> None:
+    """Recompute every leaf and root, check every signature and checkpoint; needs no secret."""
+    from audit import AuditError, Verifier  # noqa: PLC0415 - only the offline commands
+    from audit.bundle import BundleSource  # noqa: PLC0415
+    from audit.verify import LogSource, StoreSource, verify_log  # noqa: PLC0415
+    from consent.database import create_store_engine  # noqa: PLC0415
+
+    if (db_url is None) == (bundle is None):
+        raise click.UsageError("give exactly one of --db-url and --bundle")
+    try:
+        verifier = Verifier.parse(vkey)
+        name = origin or verifier.name
+        trusted = trusted_checkpoint.read_bytes() if trusted_checkpoint else None
+        engine = None
+        source: LogSource
+        if bundle is not None:
+            source = BundleSource(bundle)
+        else:
+            assert db_url is not None  # noqa: S101 - checked above
+            engine = create_store_engine(db_url)
+            source = StoreSource(engine, origin=name)
+        try:
+            report = verify_log(
+                source,
+                verifier,
+                origin=name,
+                trusted=trusted,
+                progress=lambda done, total: click.echo(f"  {done:,}/{total:,} entries", err=True),
+            )
+        finally:
+            if engine is not None:
+                engine.dispose()
+    except (AuditError, ValueError, OSError) as exc:
+        raise click.ClickException(one_line(exc)) from exc
+    click.echo(report.describe())
+    if not report.ok:
+        raise SystemExit(1)

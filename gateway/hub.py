@@ -13,7 +13,14 @@ import grpc
 import sqlalchemy as sa
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from sakha.v1 import consent_pb2, consent_pb2_grpc, eligibility_pb2, eligibility_pb2_grpc
+from sakha.v1 import (
+    audit_pb2,
+    audit_pb2_grpc,
+    consent_pb2,
+    consent_pb2_grpc,
+    eligibility_pb2,
+    eligibility_pb2_grpc,
+)
 
 from adapters.client import ConnectorClient
 from adapters.jwk_set import jwk_thumbprint, public_jwk_set, read_jwk_set
@@ -25,6 +32,7 @@ from consent import ConsentSigner, JwksVerifier, SchemaError
 from consent.database import create_store_engine
 from consent.store import ConsentStore
 from gateway.audit_log import AuditLog
+from gateway.audit_service import AuditServicer
 from gateway.auth.policy import AccessPolicy, Policy, UnsafeAllowAllPolicy
 from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.registry import ClientRegistry, load_client_registry
@@ -56,6 +64,7 @@ from gateway.signing_key import load_hub_signing_key
 _log = logging.getLogger(__name__)
 SERVICE_NAME = eligibility_pb2.DESCRIPTOR.services_by_name["EligibilityService"].full_name
 CONSENT_SERVICE_NAME = consent_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name
+AUDIT_SERVICE_NAME = audit_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name
 
 
 @dataclass
@@ -333,7 +342,9 @@ def _grpc_server(
     security: _Security,
     servicer: EligibilityServicer,
     pipeline: Pipeline,
+    *,
     consent: ConsentLayer | None,
+    audit: AuditLog | None,
 ) -> tuple[grpc.aio.Server, Any]:
     """The server with every service the hub offers, health and reflection (not yet bound)."""
     server = grpc.aio.server(
@@ -358,6 +369,17 @@ def _grpc_server(
             server,
         )
         services.append(CONSENT_SERVICE_NAME)
+    if audit is not None:
+        audit_pb2_grpc.add_AuditServiceServicer_to_server(
+            AuditServicer(
+                audit.store,
+                pseudonymizers=[audit.pseudonymizer],
+                verifier_key=audit.verifier_key,
+                policy=security.policy,
+            ),
+            server,
+        )
+        services.append(AUDIT_SERVICE_NAME)
     health_servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -433,7 +455,9 @@ async def start_hub(config: HubConfig) -> Hub:
         audit=audit,
     )
     servicer = EligibilityServicer(pipeline, config)
-    server, health_servicer = _grpc_server(config, security, servicer, pipeline, consent)
+    server, health_servicer = _grpc_server(
+        config, security, servicer, pipeline, consent=consent, audit=audit
+    )
     port = _listen(config, server)
     await server.start()
     for name in ("", SERVICE_NAME):

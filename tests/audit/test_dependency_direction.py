@@ -7,7 +7,7 @@ import inspect
 from pathlib import Path
 
 import audit
-from audit import checkpoint, entry, merkle, merkle_store, note, pseudonym
+from audit import bundle, checkpoint, entry, merkle, merkle_store, note, pseudonym, verify
 from audit.errors import AuditError
 from tests.adapters.test_dependency_direction import forbidden_imports
 
@@ -21,7 +21,7 @@ def test_no_module_under_audit_imports_grpc_generated_code_or_gateway() -> None:
 def test_every_exception_of_the_package_is_an_audit_error() -> None:
     classes = [
         value
-        for module in (checkpoint, entry, merkle, merkle_store, note, pseudonym)
+        for module in (bundle, checkpoint, entry, merkle, merkle_store, note, pseudonym, verify)
         for _, value in inspect.getmembers(module, inspect.isclass)
         if issubclass(value, Exception)
         and value.__module__ == module.__name__

@@ -11,10 +11,12 @@ from contextlib import closing
 from pathlib import Path
 
 import grpc
+from click.testing import CliRunner
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sakha.v1 import eligibility_pb2 as pb2
 
 from audit import Decision, Entry, Refusal, entry_from_canonical
+from gateway.cli import main
 from tests.e2e.test_check import request, sample
 from tests.e2e.test_consent import ConsentStack, _refusal, consented
 
@@ -104,3 +106,35 @@ async def test_an_unwritable_log_fails_checks_closed_and_health_says_so(
     status = await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
     assert status.status == health_pb2.HealthCheckResponse.NOT_SERVING
     assert len(_entries(consented)) == 1  # the failed group left nothing behind
+
+
+async def test_the_log_exports_and_verifies_offline_and_a_changed_byte_is_caught(
+    consented: ConsentStack, tmp_path: Path
+) -> None:
+    head = sample(consented.stack.population, "poor_head")
+    consented.grant(head)
+    for _ in range(3):
+        await consented.stack.stub.Check(request(head), timeout=10)
+    audit = consented.stack.hub.audit
+    assert audit is not None
+    await audit.checkpoint()
+    runner = CliRunner()
+    vkey = audit.verifier_key
+    bundle = tmp_path / "bundle"
+    exported = await asyncio.to_thread(
+        runner.invoke,
+        main,
+        ["audit", "export", "--db-url", consented.db_url, "--out", str(bundle)],
+    )
+    assert exported.exit_code == 0, exported.output
+    for source in (["--bundle", str(bundle)], ["--db-url", consented.db_url]):
+        verified = await asyncio.to_thread(
+            runner.invoke, main, ["audit", "verify", *source, "--vkey", vkey]
+        )
+        assert verified.exit_code == 0, verified.output
+    lines = (bundle / "entries.jsonl").read_bytes()
+    (bundle / "entries.jsonl").write_bytes(lines.replace(b'"rpc":"Check"', b'"rpc":"Chuck"', 1))
+    tampered = await asyncio.to_thread(
+        runner.invoke, main, ["audit", "verify", "--bundle", str(bundle), "--vkey", vkey]
+    )
+    assert tampered.exit_code == 1, tampered.output
