@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from sakha.v1 import audit_pb2 as pb2
 from sakha.v1 import audit_pb2_grpc
 
 from gateway import render
-from gateway.cli_connection import call_hub, connect, connection_options, one_line
+from gateway.cli_connection import UtcTime, call_hub, hub_options, one_line, timestamp
 from gateway.hub_connection import HubConnection
 
 _Req = TypeVar("_Req")
@@ -73,43 +72,7 @@ class _Hub:
         return call_hub(lambda: asyncio.run(run()))
 
 
-def _hub_options(command: Callable[..., None]) -> Callable[..., None]:
-    """The connection options and --timeout, handed to ``command`` as one ``hub``."""
-
-    @functools.wraps(command)
-    def with_hub(
-        *,
-        server: str | None,
-        profile_path: Path | None,
-        insecure: bool,
-        timeout: float,
-        **options: Any,
-    ) -> None:
-        command(_Hub(connect(server, profile_path, insecure), timeout), **options)
-
-    with_timeout = click.option(
-        "--timeout", default=30.0, show_default=True, help="Deadline in seconds."
-    )(with_hub)
-    return connection_options(with_timeout)
-
-
-class _UtcTime(click.ParamType[timestamp_pb2.Timestamp]):
-    """An ISO 8601 time with its UTC offset (``2026-03-01T09:00:00Z``)."""
-
-    name = "TIME"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> timestamp_pb2.Timestamp:
-        try:
-            parsed = dt.datetime.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO 8601 time", param, ctx)
-        if parsed.utcoffset() is None:
-            self.fail(f"{value!r} has no UTC offset (add Z or +00:00)", param, ctx)
-        stamp = timestamp_pb2.Timestamp()
-        stamp.FromDatetime(parsed)
-        return stamp
+_hub_options = hub_options(_Hub, timeout_s=30.0)
 
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print it as JSON.")
@@ -141,8 +104,8 @@ def audit_vkey(hub: _Hub) -> None:
 
 
 @audit.command("query")
-@click.option("--since", type=_UtcTime(), default=None, help="Recorded at or after this time.")
-@click.option("--until", type=_UtcTime(), default=None, help="Recorded before this time.")
+@click.option("--since", type=UtcTime(), default=None, help="Recorded at or after this time.")
+@click.option("--until", type=UtcTime(), default=None, help="Recorded before this time.")
 @click.option("--org", default="", help="The calling organisation's id.")
 @click.option("--program", default="", help="The program's id.")
 @click.option("--agency", default="", help="An agency the lookup asked.")
@@ -154,8 +117,8 @@ def audit_vkey(hub: _Hub) -> None:
 def audit_query(hub: _Hub, as_json: bool, **options: Any) -> None:
     """The entries the filters select, oldest first."""
     request = pb2.QueryRequest(
-        since=options["since"],
-        until=options["until"],
+        since=timestamp(options["since"]),
+        until=timestamp(options["until"]),
         organisation_id=options["org"],
         program_id=options["program"],
         agency_id=options["agency"],

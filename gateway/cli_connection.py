@@ -7,12 +7,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 import grpc
+from google.protobuf import timestamp_pb2
 
 from gateway.client_profile import default_profile_path
 from gateway.hub_connection import HubConnection
@@ -75,3 +78,58 @@ def _describe_rpc_error(exc: grpc.aio.AioRpcError) -> str:
             reasons += [f"{v.field}: {v.reason}" for v in bad.field_violations]
     line = f"{exc.code().name}: {exc.details()}"
     return f"{line} [{'; '.join(reasons)}]" if reasons else line
+
+
+class UtcTime(click.ParamType[dt.datetime]):
+    """An ISO 8601 time with its UTC offset (``2026-03-01T09:00:00Z``)."""
+
+    name = "TIME"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> dt.datetime:
+        """The aware datetime ``value`` names; a time without an offset is a usage error."""
+        if isinstance(value, dt.datetime):
+            return value
+        try:
+            parsed = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time", param, ctx)
+        if parsed.utcoffset() is None:
+            self.fail(f"{value!r} has no UTC offset (add Z or +00:00)", param, ctx)
+        return parsed
+
+
+def timestamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
+    """``value`` as a protobuf Timestamp (None stays None)."""
+    if value is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def hub_options(
+    make: Callable[[HubConnection, float], Any], *, timeout_s: float
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """A decorator giving a command the connection options and ``--timeout``, handed to it
+    as one ``hub`` argument built by ``make(connection, timeout)``."""
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(command)
+        def with_hub(
+            *,
+            server: str | None,
+            profile_path: Path | None,
+            insecure: bool,
+            timeout: float,
+            **options: Any,
+        ) -> None:
+            command(make(connect(server, profile_path, insecure), timeout), **options)
+
+        with_timeout = click.option(
+            "--timeout", default=timeout_s, show_default=True, help="Deadline in seconds."
+        )(with_hub)
+        return connection_options(with_timeout)
+
+    return decorate

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from sakha.v1 import consent_pb2 as pb2
 from sakha.v1 import consent_pb2_grpc
 
 from gateway import render
-from gateway.cli_connection import call_hub, connect, connection_options, one_line
+from gateway.cli_connection import UtcTime, call_hub, hub_options, one_line, timestamp
 from gateway.hub_connection import HubConnection
 
 _Req = TypeVar("_Req")
@@ -59,33 +58,6 @@ def _wire(kind: tuple[str, Any], name: str | None) -> int:
     return int(enum.Value(prefix + name.upper())) if name else 0
 
 
-class _UtcTime(click.ParamType[dt.datetime]):
-    """An ISO 8601 time with its UTC offset (``2025-03-01T09:00:00Z``)."""
-
-    name = "TIME"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> dt.datetime:
-        if isinstance(value, dt.datetime):
-            return value
-        try:
-            parsed = dt.datetime.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO 8601 time", param, ctx)
-        if parsed.utcoffset() is None:
-            self.fail(f"{value!r} has no UTC offset (add Z or +00:00)", param, ctx)
-        return parsed
-
-
-def _timestamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 @dataclass(frozen=True)
 class _Hub:
     """Where to call and how long to wait."""
@@ -111,24 +83,7 @@ class _Hub:
         return call_hub(lambda: asyncio.run(run()))
 
 
-def _hub_options(command: Callable[..., None]) -> Callable[..., None]:
-    """The connection options and --timeout, handed to ``command`` as one ``hub``."""
-
-    @functools.wraps(command)
-    def with_hub(
-        *,
-        server: str | None,
-        profile_path: Path | None,
-        insecure: bool,
-        timeout: float,
-        **options: Any,
-    ) -> None:
-        command(_Hub(connect(server, profile_path, insecure), timeout), **options)
-
-    with_timeout = click.option(
-        "--timeout", default=10.0, show_default=True, help="Deadline in seconds."
-    )(with_hub)
-    return connection_options(with_timeout)
+_hub_options = hub_options(_Hub, timeout_s=10.0)
 
 
 _WHY = click.option("--why", default="", help="Why, for the history [default: what was done].")
@@ -163,7 +118,7 @@ def mandate() -> None:
 @click.option("--fetch-type", type=_choice(_FETCH), default=None)
 @click.option("--max-uses", type=click.IntRange(min=1), default=None, help="Per --period-days.")
 @click.option("--period-days", type=click.IntRange(min=1), default=None)
-@click.option("--valid-from", type=_UtcTime(), default=None, help="[default: now]")
+@click.option("--valid-from", type=UtcTime(), default=None, help="[default: now]")
 @click.option("--days", type=click.IntRange(min=1), default=None, help="Validity in days.")
 @click.option("--data-life-days", type=click.IntRange(min=1), default=None)
 @click.option("--requested", is_flag=True, help="Start REQUESTED: the subject has to agree.")
@@ -196,7 +151,7 @@ def _grant_request(**options: Any) -> pb2.GrantRequest:
         predicates=options["predicates"],
         household=_wire(_HOUSEHOLD, options["household"]),  # type: ignore[arg-type]
         fetch_type=_wire(_FETCH, options["fetch_type"]),  # type: ignore[arg-type]
-        valid_from=_timestamp(options["valid_from"]),
+        valid_from=timestamp(options["valid_from"]),
         validity_days=options["days"] or 0,
         data_life_days=options["data_life_days"] or 0,
         notice_version=options["notice_version"],
@@ -349,8 +304,8 @@ def consent_verify(jws_file: Path, jwks_file: Path, as_json: bool) -> None:
 @click.option("--issuing-authority", required=True)
 @click.option("--program", "programs", multiple=True, required=True, help="Repeatable.")
 @click.option("--purpose", "purposes", multiple=True, required=True, help="Repeatable.")
-@click.option("--valid-from", type=_UtcTime(), default=None, help="[default: now]")
-@click.option("--valid-until", type=_UtcTime(), default=None, help="[default: open-ended]")
+@click.option("--valid-from", type=UtcTime(), default=None, help="[default: now]")
+@click.option("--valid-until", type=UtcTime(), default=None, help="[default: open-ended]")
 @_WHY
 @_hub_options
 def mandate_register(hub: _Hub, **options: Any) -> None:
@@ -361,8 +316,8 @@ def mandate_register(hub: _Hub, **options: Any) -> None:
         issuing_authority=options["issuing_authority"],
         programs=options["programs"],
         purposes=options["purposes"],
-        valid_from=_timestamp(options["valid_from"]),
-        valid_until=_timestamp(options["valid_until"]),
+        valid_from=timestamp(options["valid_from"]),
+        valid_until=timestamp(options["valid_until"]),
         why=options["why"],
     )
     click.echo(hub.call(lambda stub: stub.RegisterMandate, request).id)
