@@ -10,6 +10,8 @@ store takes row locks (``SELECT … FOR UPDATE``) instead.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,6 +43,21 @@ def _sqlite_connected(dbapi_connection: Any, connection_record: object) -> None:
 def _sqlite_begin(connection: sa.Connection) -> None:
     immediate = connection.get_execution_options().get(WRITE, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextmanager
+def writing(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A write transaction on ``engine`` (``BEGIN IMMEDIATE`` on SQLite), committed at the end."""
+    connection = engine.connect().execution_options(**{WRITE: True})
+    with connection, connection.begin():
+        yield connection
+
+
+@contextmanager
+def reading(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A read transaction on ``engine`` (never waits for a writer under WAL)."""
+    with engine.connect() as connection, connection.begin():
+        yield connection
 
 
 def create_store_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:

@@ -12,12 +12,12 @@ import enum
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from alembic import command
+from alembic import command, context
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from consent.database import WRITE, create_store_engine
+from consent.database import create_store_engine, writing
 from consent.errors import SchemaError
 
 MIGRATE_COMMAND = "sakha db upgrade --db-url {url}"
@@ -79,8 +79,7 @@ class Migrations:
         owned = not isinstance(target, sa.Engine)
         engine = target if isinstance(target, sa.Engine) else create_store_engine(target)
         try:
-            connection = engine.connect().execution_options(**{WRITE: True})
-            with connection, connection.begin():
+            with writing(engine) as connection:
                 command.upgrade(self._config(connection), revision)
         finally:
             if owned:
@@ -124,3 +123,23 @@ class Migrations:
             f"the {self.store} database {where} {said}; this code needs {check.head}: run "
             f"`{MIGRATE_COMMAND.format(url=where)}`"
         )
+
+
+def run_migrations(metadata: sa.MetaData) -> None:
+    """The body of every store's Alembic ``env.py``: run its scripts through the connection
+    :meth:`Migrations.upgrade` passes, recording the revision in the store's own table.
+
+    There is no offline (SQL script) mode and no URL in an ini file.
+    """
+    connection = context.config.attributes.get("connection")
+    if connection is None or context.is_offline_mode():
+        raise RuntimeError("run a store's migrations with its Migrations.upgrade(url)")
+    context.configure(
+        connection=connection,
+        version_table=context.config.attributes[VERSION_TABLE],
+        target_metadata=metadata,
+        compare_type=True,
+        render_as_batch=True,  # SQLite alters tables by copying them
+    )
+    with context.begin_transaction():
+        context.run_migrations()

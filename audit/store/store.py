@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ from audit.store.tables import (
     audit_log,
     audit_nodes,
 )
-from consent.database import WRITE, create_store_engine
+from consent.database import create_store_engine, reading, writing
 
 
 class AuditStoreError(AuditError):
@@ -132,16 +132,11 @@ class AuditStore:
         """Close the engine's connections."""
         self._engine.dispose()
 
-    @contextmanager
-    def _write(self) -> Iterator[sa.Connection]:
-        connection = self._engine.connect().execution_options(**{WRITE: True})
-        with connection, connection.begin():
-            yield connection
+    def _write(self) -> AbstractContextManager[sa.Connection]:
+        return writing(self._engine)
 
-    @contextmanager
-    def _read(self) -> Iterator[sa.Connection]:
-        with self._engine.connect() as connection, connection.begin():
-            yield connection
+    def _read(self) -> AbstractContextManager[sa.Connection]:
+        return reading(self._engine)
 
     def _ensure_head(self) -> None:
         """Create the log's head row, empty, unless it exists (any number of hubs may race)."""

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from jwt.utils import base64url_decode
 
-from consent.database import WRITE, create_store_engine
+from consent.database import create_store_engine, reading, writing
 from consent.decision import (
     Allowed,
     Basis,
@@ -150,16 +150,11 @@ class ConsentStore:
         """Close the engine's connections."""
         self._engine.dispose()
 
-    @contextmanager
-    def _write(self) -> Iterator[sa.Connection]:
-        connection = self._engine.connect().execution_options(**{WRITE: True})
-        with connection, connection.begin():
-            yield connection
+    def _write(self) -> AbstractContextManager[sa.Connection]:
+        return writing(self._engine)
 
-    @contextmanager
-    def _read(self) -> Iterator[sa.Connection]:
-        with self._engine.connect() as connection, connection.begin():
-            yield connection
+    def _read(self) -> AbstractContextManager[sa.Connection]:
+        return reading(self._engine)
 
     # --- consents --------------------------------------------------------------------------
 
