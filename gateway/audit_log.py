@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -51,7 +51,7 @@ from gateway.coalescer import Coalescer, Waiting
 from gateway.command import CheckCommand
 from gateway.consent_gate import utc_now
 from gateway.engine.outcome import SourceStatus
-from gateway.engine.planner import AgencyRequest, Plan
+from gateway.engine.planner import Plan
 from gateway.errors import AuditUnavailableError
 from gateway.programs.model import Program as HubProgram
 from gateway.status import status_for
@@ -120,11 +120,21 @@ def _reason(exc: Exception) -> tuple[str, str]:
     return code_pb2.Code.Name(status.code), reason or "REFUSED"
 
 
-def _queries(request: AgencyRequest) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    predicates = tuple(
-        predicate_text(p.attribute, p.operator.value, p.operand) for p in request.predicates
-    )
-    return tuple(request.attributes), predicates
+Asked = Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]
+"""Per agency, the attribute names and predicate texts a plan asks it."""
+
+
+def asked_by(the_plan: Plan) -> Asked:
+    """What ``the_plan`` asks each agency (computed once per group, not per check)."""
+    return {
+        request.agency_id: (
+            tuple(request.attributes),
+            tuple(
+                predicate_text(p.attribute, p.operator.value, p.operand) for p in request.predicates
+            ),
+        )
+        for request in (the_plan.identity, *the_plan.requests)
+    }
 
 
 def refusal_entry(item: Refused, pseudonymizer: Pseudonymizer, now: dt.datetime) -> Entry:
@@ -147,11 +157,10 @@ def refusal_entry(item: Refused, pseudonymizer: Pseudonymizer, now: dt.datetime)
 
 
 def outcome_entry(
-    outcome: CheckOutcome, the_plan: Plan, pseudonymizer: Pseudonymizer, now: dt.datetime
+    outcome: CheckOutcome, asked: Asked, pseudonymizer: Pseudonymizer, now: dt.datetime
 ) -> Entry:
     """The entry of a decided check: every Fetch that carried its subject, and the decision."""
     command = outcome.command
-    asked = {r.agency_id: _queries(r) for r in (the_plan.identity, *the_plan.requests)}
     agencies = []
     for source in outcome.sources:
         attributes, predicates = asked.get(source.agency_id, ((), ()))
@@ -253,12 +262,20 @@ class AuditLog:
         """The C2SP verifier key of the log's checkpoints."""
         return self._signer.verifier().key_string
 
-    def entry(self, item: Recordable) -> Entry:
-        """The entry that records ``item``."""
+    def entries(self, items: Sequence[Recordable]) -> list[Entry]:
+        """The entries that record ``items``, in order (each program's plan read once)."""
         now = self._clock()
-        if isinstance(item, Refused):
-            return refusal_entry(item, self._pseudonymizer, now)
-        return outcome_entry(item, self._plan_for(item.program), self._pseudonymizer, now)
+        asked: dict[str, Asked] = {}
+        entries = []
+        for item in items:
+            if isinstance(item, Refused):
+                entries.append(refusal_entry(item, self._pseudonymizer, now))
+                continue
+            program = item.program
+            if program.id not in asked:
+                asked[program.id] = asked_by(self._plan_for(program))
+            entries.append(outcome_entry(item, asked[program.id], self._pseudonymizer, now))
+        return entries
 
     async def record(self, items: Sequence[Recordable]) -> list[int]:
         """Append one entry per item in one transaction; their indexes, in order.
@@ -266,7 +283,7 @@ class AuditLog:
         Raises:
             AuditUnavailableError: the log could not be written (nothing of the group was).
         """
-        records = [_record(self.entry(item)) for item in items]
+        records = [_record(entry) for entry in self.entries(items)]
         try:
             first = await asyncio.to_thread(self._store.append, records)
         except sa.exc.SQLAlchemyError as exc:
