@@ -365,6 +365,11 @@ class Decision:
         _check_enum("verdict", self.verdict, Verdict)
         _check_tuple("reasons", self.reasons, _check_text)
 
+    @property
+    def outcome(self) -> str:
+        """The one word queries select on: the verdict (``ELIGIBLE``…)."""
+        return self.verdict.value
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -384,6 +389,11 @@ class Refusal:
         _check_status_code("code", self.code)
         _check_pattern("reason", self.reason, _REASON_CODE, "a reason code (A-Z, 0-9, _)")
 
+    @property
+    def outcome(self) -> str:
+        """The one word queries select on: the reason (``NO_CONSENT``…)."""
+        return self.reason
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -396,6 +406,11 @@ class Failure:
     def __post_init__(self) -> None:
         _check_status_code("code", self.code)
         _check_pattern("reason", self.reason, _REASON_CODE, "a reason code (A-Z, 0-9, _)")
+
+    @property
+    def outcome(self) -> str:
+        """The one word queries select on: the reason (``AGENCY_UNAVAILABLE``…)."""
+        return self.reason
 
 
 Result: TypeAlias = Decision | Refusal | Failure

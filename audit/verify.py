@@ -274,7 +274,7 @@ class StoreSource:
 
     Reads entries by key ranges, so a deleted row shows as a gap rather than an early end,
     and compares each recomputed leaf with the stored one and the final root with the head
-    row. Opening the store creates the log's empty head row if it lacks one.
+    row. It only reads: a database holding no log, or another, is refused.
     """
 
     start = 0
@@ -283,7 +283,7 @@ class StoreSource:
     def __init__(self, engine: sa.Engine, *, origin: str) -> None:
         """Read the log ``origin`` in the migrated database of ``engine``."""
         self._engine = engine
-        self._store = AuditStore(engine, origin=origin)
+        self._store = AuditStore(engine, origin=origin, create=False)
 
     def prefix(self) -> Mapping[NodeKey, bytes]:
         """Nothing: the store holds the log from index 0."""

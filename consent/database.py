@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -60,18 +61,25 @@ def reading(engine: sa.Engine) -> Iterator[sa.Connection]:
         yield connection
 
 
-def create_store_engine(url: str | sa.URL, **kwargs: Any) -> sa.Engine:
+def create_store_engine(url: str | sa.URL, *, existing: bool = False, **kwargs: Any) -> sa.Engine:
     """An engine for the store database at ``url`` (consent, audit), configured for them.
 
     Args:
         url: ``sqlite+pysqlite:///path`` (WAL is switched on) or a PostgreSQL URL.
+        existing: refuse a SQLite file that does not exist, rather than create it (for
+            commands that only read, such as an auditor's export).
         kwargs: passed to :func:`sqlalchemy.create_engine`.
+
+    Raises:
+        ValueError: an in-memory SQLite database, or (``existing``) no file at the path.
     """
     url = sa.make_url(url)
     if url.get_backend_name() != "sqlite":
         return sa.create_engine(url, **kwargs)
     if url.database in (None, "", ":memory:"):
         raise ValueError("the consent store needs a SQLite file, not an in-memory database")
+    if existing and not Path(url.database).is_file():
+        raise ValueError(f"no SQLite database at {url.database}")
     connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, **kwargs.pop("connect_args", {})}
     engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
     event.listen(engine, "connect", _sqlite_connected)

@@ -151,11 +151,6 @@ def timestamp(value: dt.datetime) -> timestamp_pb2.Timestamp:
     return stamp
 
 
-def outcome(result: Result) -> str:
-    """What the store's outcome column holds: the verdict, or the refusal/failure reason."""
-    return result.verdict.value if isinstance(result, Decision) else result.reason
-
-
 def _agency(query: AgencyQuery) -> pb2.AgencyQuery:
     return pb2.AgencyQuery(
         agency_id=query.agency,
@@ -301,7 +296,7 @@ def report_text(entry: Entry, *, as_member: bool, lang: str) -> str:
         program=entry.program.id or words["unknown"],
         basis=_basis_text(entry.basis, words),
         agencies=_agencies_text(_agency_names(entry), words),
-        result=words[result].format(outcome=outcome(entry.result)),
+        result=words[result].format(outcome=entry.result.outcome),
     )
 
 
@@ -323,7 +318,7 @@ def report_line(
         purpose=entry.purpose,
         program_id=entry.program.id,
         agencies=_agency_names(entry),
-        outcome=outcome(entry.result),
+        outcome=entry.result.outcome,
         as_household_member=as_member,
         text=report_text(entry, as_member=as_member, lang=lang),
     )

@@ -41,7 +41,6 @@ from audit import (
     Stage,
     Subject,
     Verdict,
-    canonical_bytes,
     looks_like_national_id,
     predicate_text,
 )
@@ -99,10 +98,16 @@ def _caller(command: CheckCommand) -> Caller | None:
     return Caller(caller.organisation.id, caller.operator)
 
 
-def _subject(national_id: str, pseudonymizer: Pseudonymizer) -> Subject | None:
+def _subject(
+    national_id: str, pseudonymizer: Pseudonymizer, members: Sequence[str] = ()
+) -> Subject | None:
     if not is_valid_national_id(national_id):
         return None
-    return Subject(pseudonymizer.pseudonym(national_id), pseudonymizer.key_id)
+    return Subject(
+        pseudonymizer.pseudonym(national_id),
+        pseudonymizer.key_id,
+        tuple(pseudonymizer.pseudonym(member) for member in members),
+    )
 
 
 def _reason(exc: Exception) -> tuple[str, str]:
@@ -186,24 +191,10 @@ def outcome_entry(
         caller=_caller(command),
         purpose=command.purpose,
         program=Program(program.id, program.version, program.ruleset_digest),
-        subject=_subject(command.subject, pseudonymizer),
+        subject=_subject(command.subject, pseudonymizer, outcome.members),
         basis=None if basis is None else Basis(BasisKind(str(basis.basis)), basis.reference),
         agencies=tuple(agencies),
         result=Decision(Verdict(evaluation.decision.name), tuple(evaluation.reason_codes)),
-    )
-
-
-def _record(entry: Entry) -> AuditRecord:
-    result = entry.result
-    outcome = result.verdict.value if isinstance(result, Decision) else result.reason
-    return AuditRecord(
-        data=canonical_bytes(entry),
-        at=entry.time,
-        organisation_id=entry.caller.org if entry.caller is not None else "",
-        program_id=entry.program.id,
-        outcome=outcome,
-        subject=entry.subject.pseudonym if entry.subject is not None else "",
-        agencies=tuple(dict.fromkeys(a.agency for a in entry.agencies)),
     )
 
 
@@ -283,7 +274,7 @@ class AuditLog:
         Raises:
             AuditUnavailableError: the log could not be written (nothing of the group was).
         """
-        records = [_record(entry) for entry in self.entries(items)]
+        records = [AuditRecord.of(entry) for entry in self.entries(items)]
         try:
             first = await asyncio.to_thread(self._store.append, records)
         except sa.exc.SQLAlchemyError as exc:

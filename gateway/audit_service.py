@@ -30,15 +30,11 @@ from gateway.auth.errors import AuthenticationError, AuthenticationReason
 from gateway.auth.policy import Policy
 from gateway.auth.registry import Role
 from gateway.auth.tokens import Caller
-from gateway.errors import HubUnavailableError
+from gateway.errors import NoCheckpointError
 from gateway.interceptors import caller_of
 from gateway.status import grpc_errors, grpc_stream_errors
 
 Context = grpc.aio.ServicerContext[Any, Any]
-
-
-class NoCheckpointError(HubUnavailableError):
-    """The log has no signed checkpoint yet."""
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
@@ -174,8 +170,7 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
     ) -> AsyncIterator[pb2.ReportLine]:
         """Every lookup of one person's data, oldest first, told in the request's language.
 
-        The store finds the entries whose subject is the person; entries that name them only
-        as a household member are not found until the store indexes members too.
+        Lookups about the person and lookups of a household they belong to, marked so.
         """
         self._auditor(context)
         national_id = codec.national_id("national_id", request.national_id)

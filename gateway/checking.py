@@ -50,6 +50,8 @@ class CheckOutcome:
     """The consent or mandate the check went ahead under (None: consent layer off)."""
     audit_index: int | None = None
     """The index of the check's audit entry (None: audit layer off)."""
+    members: tuple[str, ...] = ()
+    """The other household members whose data the agencies were asked for."""
 
     @property
     def fetch_ids(self) -> tuple[str, ...]:
@@ -159,7 +161,13 @@ class Checker:
                 evaluation = evaluations[subject] = evaluate(the_plan, unit.facts)
             outcomes.append(
                 CheckOutcome(
-                    admitted.command, program, as_of, evaluation, unit.sources, admitted.basis
+                    admitted.command,
+                    program,
+                    as_of,
+                    evaluation,
+                    unit.sources,
+                    admitted.basis,
+                    members=unit.facts.members[1:],
                 )
             )
         return outcomes

@@ -572,7 +572,12 @@ def db() -> None:
     help="The hub's database, e.g. sqlite+pysqlite:////var/lib/sakha/sakha.sqlite or a "
     "PostgreSQL URL.",
 )
-def db_upgrade(db_url: str) -> None:
+@click.option(
+    "--audit-db-url",
+    default=None,
+    help="The audit log's own database, when it is not --db-url (config key audit_db_url).",
+)
+def db_upgrade(db_url: str, audit_db_url: str | None) -> None:
     """Migrate the consent store and the audit log to the revisions this code needs."""
     import sqlalchemy as sa  # noqa: PLC0415 - only this command needs it
 
@@ -581,10 +586,13 @@ def db_upgrade(db_url: str) -> None:
     from consent.database import create_store_engine  # noqa: PLC0415
     from consent.migrations import CONSENT_MIGRATIONS  # noqa: PLC0415
 
-    for migrations in (CONSENT_MIGRATIONS, AUDIT_MIGRATIONS):
+    for migrations, url in (
+        (CONSENT_MIGRATIONS, db_url),
+        (AUDIT_MIGRATIONS, audit_db_url or db_url),
+    ):
         try:
-            migrations.upgrade(db_url)
-            engine = create_store_engine(db_url)
+            migrations.upgrade(url)
+            engine = create_store_engine(url)
             try:
                 revision = migrations.current_revision(engine)
             finally:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 import grpc
+import sqlalchemy as sa
 from google.protobuf import timestamp_pb2
 from rich.console import Console
 from rich.markup import escape
@@ -86,10 +87,22 @@ def audit() -> None:
 
 @audit.command("checkpoint")
 @_JSON
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also keep the note in this file (for `verify --trusted-checkpoint`).",
+)
 @_hub_options
-def audit_checkpoint(hub: _Hub, as_json: bool) -> None:
+def audit_checkpoint(hub: _Hub, as_json: bool, out_file: Path | None) -> None:
     """Print the latest signed checkpoint (a C2SP signed note)."""
     checkpoint = hub.call(lambda stub: stub.GetCheckpoint, pb2.GetCheckpointRequest())
+    if out_file is not None:
+        try:
+            out_file.write_text(checkpoint.note, encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(one_line(exc)) from exc
     if as_json:
         click.echo(render.as_json(checkpoint))
         return
@@ -225,16 +238,21 @@ def audit_proof(hub: _Hub, index: int, size: int | None, as_json: bool) -> None:
 
 
 @audit.command("export")
-@click.option("--db-url", required=True, help="The hub's database (the audit log).")
-@click.option("--origin", default="sakha.local/audit", show_default=True, help="The log's name.")
+@click.option("--db", "--db-url", "db_url", required=True, help="The audit log's database URL.")
+@click.option(
+    "--origin", default=None, help="The log's name [default: the one the database holds]."
+)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
 @click.option("--from", "start", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--to", "stop", type=click.IntRange(min=1), default=None, help="[default: all]")
-def audit_export(db_url: str, origin: str, out_dir: Path, start: int, stop: int | None) -> None:
+def audit_export(
+    db_url: str, origin: str | None, out_dir: Path, start: int, stop: int | None
+) -> None:
     """Write a self-contained bundle of entries, checkpoints and proofs (no server needed)."""
     from audit import AuditError  # noqa: PLC0415 - only the offline commands need these
     from audit.bundle import export_bundle  # noqa: PLC0415
     from audit.store import AuditStore  # noqa: PLC0415
+    from consent import ConsentError  # noqa: PLC0415
 
     try:
         store = AuditStore.open(db_url, origin=origin)
@@ -242,13 +260,15 @@ def audit_export(db_url: str, origin: str, out_dir: Path, start: int, stop: int 
             manifest = export_bundle(store, out_dir, start=start, stop=stop)
         finally:
             store.close()
-    except (AuditError, ValueError, OSError) as exc:
+    except (AuditError, ConsentError, sa.exc.SQLAlchemyError, ValueError, OSError) as exc:
         raise click.ClickException(one_line(exc)) from exc
-    click.echo(f"exported {manifest['entries']} entries of {origin} to {out_dir}")
+    click.echo(f"exported {manifest['entries']} entries of {manifest['origin']} to {out_dir}")
 
 
 @audit.command("verify")
-@click.option("--db-url", default=None, help="Verify the log in this database ...")
+@click.option(
+    "--db", "--db-url", "db_url", default=None, help="Verify the log in this database ..."
+)
 @click.option(
     "--bundle", type=click.Path(path_type=Path, exists=True), default=None, help="... or a bundle."
 )
@@ -271,23 +291,24 @@ def audit_verify(
     from audit import AuditError, Verifier  # noqa: PLC0415 - only the offline commands
     from audit.bundle import BundleSource  # noqa: PLC0415
     from audit.verify import LogSource, StoreSource, verify_log  # noqa: PLC0415
+    from consent import ConsentError  # noqa: PLC0415
     from consent.database import create_store_engine  # noqa: PLC0415
 
     if (db_url is None) == (bundle is None):
-        raise click.UsageError("give exactly one of --db-url and --bundle")
+        raise click.UsageError("give exactly one of --db and --bundle")
     try:
         verifier = Verifier.parse(vkey)
         name = origin or verifier.name
         trusted = trusted_checkpoint.read_bytes() if trusted_checkpoint else None
         engine = None
-        source: LogSource
-        if bundle is not None:
-            source = BundleSource(bundle)
-        else:
-            assert db_url is not None  # noqa: S101 - checked above
-            engine = create_store_engine(db_url)
-            source = StoreSource(engine, origin=name)
         try:
+            source: LogSource
+            if bundle is not None:
+                source = BundleSource(bundle)
+            else:
+                assert db_url is not None  # noqa: S101 - checked above
+                engine = create_store_engine(db_url, existing=True)
+                source = StoreSource(engine, origin=name)
             report = verify_log(
                 source,
                 verifier,
@@ -298,7 +319,7 @@ def audit_verify(
         finally:
             if engine is not None:
                 engine.dispose()
-    except (AuditError, ValueError, OSError) as exc:
+    except (AuditError, ConsentError, sa.exc.SQLAlchemyError, ValueError, OSError) as exc:
         raise click.ClickException(one_line(exc)) from exc
     click.echo(report.describe())
     if not report.ok:

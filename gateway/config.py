@@ -66,7 +66,8 @@ class SecurityLayers:
     is given to an organisation)."""
     audit: bool = True
     """Every lookup, decided or refused, is recorded in the tamper-evident audit log before
-    its reply leaves (needs ``db_url``, ``audit_key_file`` and ``checkpoint_key_file``)."""
+    its reply leaves (needs ``audit_db_url`` or ``db_url``, ``audit_key_file`` and
+    ``checkpoint_key_file``)."""
 
     @model_validator(mode="after")
     def _tokens_need_tls(self) -> Self:
@@ -122,7 +123,7 @@ _LAYER_FILES: Mapping[str, tuple[str, ...]] = {
     "agency_mtls": ("agency_ca_file", "agency_client_cert_file", "agency_client_key_file"),
     "fetch_tokens": ("fetch_token_key_file",),
     "consent": ("db_url", "consent_key_file"),
-    "audit": ("db_url", "audit_key_file", "checkpoint_key_file"),
+    "audit": ("audit_key_file", "checkpoint_key_file"),
 }
 
 Positive = Annotated[int, Field(gt=0)]
@@ -201,9 +202,10 @@ class HubConfig:
     for a slot)."""
 
     db_url: Annotated[str, Field(min_length=1)] | None = None
-    """The database of the consent store and the audit log, an SQLAlchemy URL: ``sqlite:////var/lib/sakha/
-    sakha.sqlite`` (the default kind) or ``postgresql+psycopg://user@host/sakha``. Migrate it
-    first with ``sakha db upgrade --db-url URL``; the hub refuses an unmigrated one."""
+    """The consent store's database (and the audit log's, unless ``audit_db_url`` is set), an
+    SQLAlchemy URL: ``sqlite:////var/lib/sakha/sakha.sqlite`` (the default kind) or
+    ``postgresql+psycopg://user@host/sakha``. Migrate it first with ``sakha db upgrade
+    --db-url URL``; the hub refuses an unmigrated one."""
     consent_key_file: FilePath | None = None
     """The key that signs consent artefacts and mandates (Ed25519, PKCS#8 PEM; only its
     owner may read it); its public half is published in the consent JWK Set."""
@@ -216,6 +218,10 @@ class HubConfig:
     audit_origin: Annotated[str, Field(pattern=r"^[^\s+]{1,255}$")] = "sakha.local/audit"
     """The audit log's name: the first line of its checkpoints and the name of its checkpoint
     key (C2SP); one per log, e.g. ``audit.sakha.example.ir/v1``."""
+    audit_db_url: Annotated[str, Field(min_length=1)] | None = None
+    """The audit log's database; null: ``db_url``. Give the log a database of its own to keep
+    it apart from the consent store, which holds national IDs (a consent names its subject):
+    the log holds none. Migrate it with ``sakha db upgrade --db-url URL --audit-db-url URL``."""
     audit_key_file: FilePath | None = None
     """The audit authority's pseudonym key (base64 text of at least 32 random bytes; only its
     owner may read it): subjects appear in the log as HMAC-SHA256 under it."""
@@ -244,6 +250,8 @@ class HubConfig:
                 if getattr(self, name) is None
             )
         )
+        if layers.audit and self.audit_database is None and "db_url" not in missing:
+            missing.append("audit_db_url (or db_url)")
         if missing:
             raise ValueError(
                 f"{', '.join(missing)} must be set (or the layer switched off under "
@@ -255,6 +263,11 @@ class HubConfig:
                 f"({self.agency_timeout_ms} ms): a token must outlive the Fetch it allows"
             )
         return self
+
+    @property
+    def audit_database(self) -> str | None:
+        """The audit log's database URL: ``audit_db_url``, else ``db_url``."""
+        return self.audit_db_url or self.db_url
 
     @property
     def layers(self) -> SecurityLayers:
@@ -323,6 +336,7 @@ ENVIRONMENT: Mapping[str, tuple[str, Callable[[str], object]]] = {
     environment.SAKHA_COALESCE_WINDOW_MS: ("coalesce_window_ms", _decimal),
     environment.SAKHA_INSECURE: ("insecure", _flag),
     environment.SAKHA_DB_URL: ("db_url", _text),
+    environment.SAKHA_AUDIT_DB_URL: ("audit_db_url", _text),
 }
 """Each hub variable: the config key it overrides and how its text is read."""
 

@@ -6,6 +6,7 @@ import asyncio
 import csv
 import os
 import shlex
+import shutil
 import signal
 import sqlite3
 import sys
@@ -23,8 +24,9 @@ from adapters.simulated.process import AgencyProcess
 from adapters.simulated.samples import SampleSubjects
 from gateway.client_profile import default_profile_path, save_profile
 from gateway.config import AgencyEndpoint, HubConfig
-from gateway.demo_consent import DemoConsent, fresh_demo_store_url, seed_demo
+from gateway.demo_consent import DemoConsent, fresh_demo_databases, seed_demo
 from gateway.demo_security import (
+    DEMO_AUDITOR,
     DEMO_ORGANISATION,
     DemoSecurity,
     prepare_demo_security,
@@ -81,10 +83,10 @@ async def run_demo(options: DemoOptions, console: Console) -> None:
             [p.stem for p in agency_config_paths()],
             load_programs(BUILTIN_PROGRAMS_DIR),
         )
-    db_url = None if security is None else fresh_demo_store_url(options.data_dir)
+    databases = None if security is None else fresh_demo_databases(options.data_dir)
     agencies = await AgencyProcess.start(options.data_dir, security.pki if security else None)
     try:
-        config = _hub_config(options, agencies.targets, security, db_url)
+        config = _hub_config(options, agencies.targets, security, databases)
         hub = await start_hub(config)
     except BaseException:
         await agencies.stop()
@@ -92,10 +94,10 @@ async def run_demo(options: DemoOptions, console: Console) -> None:
     consents: list[DemoConsent] = []
     try:
         if security is not None:
-            save_profile(
-                security.profile(f"127.0.0.1:{hub.port}"),
-                options.profile_path or default_profile_path(),
-            )
+            profile_path = options.profile_path or default_profile_path()
+            server = f"127.0.0.1:{hub.port}"
+            save_profile(security.profile(server), profile_path)
+            save_profile(security.profile(server, DEMO_AUDITOR), auditor_profile(profile_path))
         if hub.consent is not None:
             consents = await asyncio.to_thread(
                 seed_demo,
@@ -126,6 +128,15 @@ async def run_demo(options: DemoOptions, console: Console) -> None:
             profile=profile,
             consents=consents,
         )
+        if profile is not None and databases is not None and hub.audit is not None:
+            _print_auditor_examples(
+                console,
+                options.data_dir,
+                profile=auditor_profile(profile),
+                audit_db_url=databases[1],
+                vkey=hub.audit.verifier_key,
+                subject=consents[0].subject if consents else summary.samples.poor_head,
+            )
         await stop.wait()
         console.print("stopping…")
     finally:
@@ -140,14 +151,62 @@ def _hub_config(
     options: DemoOptions,
     targets: list[tuple[str, str]],
     security: DemoSecurity | None,
-    db_url: str | None,
+    databases: tuple[str, str] | None,
 ) -> HubConfig:
     endpoints = tuple(AgencyEndpoint(a, t) for a, t in targets)
     listen = f"127.0.0.1:{options.port}"
-    if security is None:
+    if security is None or databases is None:
         return HubConfig(listen=listen, agencies=endpoints, insecure=True)
+    db_url, audit_db_url = databases
     return secure_hub_config(
-        security.pki, security.clients_file, listen=listen, agencies=endpoints, db_url=db_url
+        security.pki,
+        security.clients_file,
+        listen=listen,
+        agencies=endpoints,
+        db_url=db_url,
+        audit_db_url=audit_db_url,
+    )
+
+
+def auditor_profile(profile: Path) -> Path:
+    """Where the demo keeps the auditor organisation's profile: beside the relief agency's."""
+    return profile.with_name("auditor-profile.yaml")
+
+
+def _print_auditor_examples(
+    console: Console,
+    data_dir: Path,
+    *,
+    profile: Path,
+    audit_db_url: str,
+    vkey: str,
+    subject: str | None,
+) -> None:
+    sakha = sakha_command()
+    bundle, kept = data_dir / "audit-bundle", data_dir / "trusted-checkpoint.txt"
+    shutil.rmtree(bundle, ignore_errors=True)  # the previous run's log is gone with its bundle
+    kept.unlink(missing_ok=True)
+    as_auditor = f"--profile {shlex.quote(str(profile))}"
+    console.print(
+        f"auditors ({DEMO_AUDITOR}), once some checks have run — every lookup above, allowed "
+        "or refused, is one entry of the signed audit log:"
+    )
+    console.print("  # audit: keep the latest signed checkpoint, to hold later copies to it")
+    console.print(
+        f"  {sakha} audit checkpoint {as_auditor} --out {shlex.quote(str(kept))}", soft_wrap=True
+    )
+    if subject is not None:
+        console.print("  # audit: who looked at this person's data, when, why (--lang fa too)")
+        console.print(f"  {sakha} audit report {as_auditor} --subject {subject}", soft_wrap=True)
+    console.print("  # audit: export the log from its database and verify it with no secret")
+    console.print(
+        f"  {sakha} audit export --db {shlex.quote(audit_db_url)} --out {shlex.quote(str(bundle))}",
+        soft_wrap=True,
+    )
+    console.print(
+        f"  {sakha} audit verify --bundle {shlex.quote(str(bundle))} --vkey {shlex.quote(vkey)} "
+        f"--trusted-checkpoint {shlex.quote(str(kept))}\n",
+        soft_wrap=True,
     )
 
 

@@ -23,7 +23,7 @@ from consent import (
     Mandate,
     widest_artefact,
 )
-from consent.migrations import upgrade
+from consent.migrations import CONSENT_MIGRATIONS
 from consent.store import ConsentStore, sqlite_url
 from gateway.programs.loader import ProgramRegistry
 from gateway.programs.model import LegalBasisKind
@@ -46,16 +46,18 @@ DEMO_MANDATES: Mapping[str, tuple[str, str]] = {
 """The mandates the built-in mandate programs cite: legal reference and issuing authority."""
 
 
-def fresh_demo_store_url(data_dir: Path) -> str:
-    """A new database in ``data_dir`` with the consent store and the audit log migrated (the
-    previous run's is removed)."""
-    path = data_dir / "consent.sqlite"
-    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        leftover.unlink(missing_ok=True)
-    url = sqlite_url(str(path)).render_as_string(hide_password=False)
-    upgrade(url)
-    AUDIT_MIGRATIONS.upgrade(url)
-    return url
+def fresh_demo_databases(data_dir: Path) -> tuple[str, str]:
+    """New consent and audit databases in ``data_dir``, migrated (the previous run's are
+    removed): two files, so that the audit log's holds no national ID."""
+    urls = []
+    for name, migrations in (("consent", CONSENT_MIGRATIONS), ("audit", AUDIT_MIGRATIONS)):
+        path = data_dir / f"{name}.sqlite"
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        url = sqlite_url(str(path)).render_as_string(hide_password=False)
+        migrations.upgrade(url)
+        urls.append(url)
+    return urls[0], urls[1]
 
 
 @dataclass(frozen=True)

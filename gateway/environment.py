@@ -24,6 +24,9 @@ agencies, fetch tokens and consent (config key ``insecure``): local debugging on
 SAKHA_DB_URL = "SAKHA_DB_URL"
 """The consent store's database URL (config key ``db_url``)."""
 
+SAKHA_AUDIT_DB_URL = "SAKHA_AUDIT_DB_URL"
+"""The audit log's database URL, when not ``db_url``'s (config key ``audit_db_url``)."""
+
 SAKHA_PROFILE = "SAKHA_PROFILE"
 """Path of the client profile the CLI uses (default: $XDG_CONFIG_HOME/sakha/profile.yaml)."""
 
@@ -37,6 +40,7 @@ ALL = (
     SAKHA_COALESCE_WINDOW_MS,
     SAKHA_INSECURE,
     SAKHA_DB_URL,
+    SAKHA_AUDIT_DB_URL,
     SAKHA_PROFILE,
     SAKHA_LOG_LEVEL,
 )

@@ -51,3 +51,7 @@ class DeadlineRequiredError(GatewayError):
 
 class AuditUnavailableError(GatewayError):
     """The audit log cannot be written: the group fails closed, no reply leaves unrecorded."""
+
+
+class NoCheckpointError(GatewayError):
+    """The audit log has signed no checkpoint yet (the first follows its first entries)."""

@@ -274,7 +274,7 @@ def open_consent_layer(config: HubConfig) -> ConsentLayer | None:
 
 
 def open_audit_log(config: HubConfig, plan_for: Callable[[Program], Plan]) -> AuditLog | None:
-    """Open the audit log at ``db_url`` (migrated, or the hub refuses to start).
+    """Open the audit log at ``audit_db_url`` or ``db_url`` (migrated, or the hub refuses).
 
     Raises:
         ConfigError: a key is unusable, or the database is not at the code's revision.
@@ -284,7 +284,9 @@ def open_audit_log(config: HubConfig, plan_for: Callable[[Program], Plan]) -> Au
         return None
     assert config.audit_key_file is not None  # noqa: S101 - HubConfig guarantees all three
     assert config.checkpoint_key_file is not None  # noqa: S101
-    assert config.db_url is not None  # noqa: S101
+    url = config.audit_database
+    assert url is not None  # noqa: S101
+    key_name = "audit_db_url" if config.audit_db_url else "db_url"
     try:
         pseudonymizer = load_pseudonymizer(config.audit_key_file, config.audit_key_id)
     except AuditError as exc:
@@ -292,11 +294,13 @@ def open_audit_log(config: HubConfig, plan_for: Callable[[Program], Plan]) -> Au
     key = load_hub_signing_key(config.checkpoint_key_file, role="checkpoint")
     signer = Signer(config.audit_origin, key)
     try:
-        store = AuditStore(create_store_engine(config.db_url), origin=config.audit_origin)
+        store = AuditStore(create_store_engine(url), origin=config.audit_origin)
     except SchemaError as exc:
-        raise ConfigError(f"db_url: {exc}") from None
+        raise ConfigError(f"{key_name}: {exc}") from None
     except sa.exc.SQLAlchemyError as exc:
-        raise HubUnavailableError(f"db_url: the audit database cannot be reached: {exc}") from exc
+        raise HubUnavailableError(
+            f"{key_name}: the audit database cannot be reached: {exc}"
+        ) from exc
     _log.info("audit log %s; checkpoint key %s", config.audit_origin, signer.verifier().key_string)
     return AuditLog(
         store,

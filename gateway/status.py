@@ -42,6 +42,7 @@ from gateway.errors import (
     HubUnavailableError,
     InvalidRequestError,
     LimitExceededError,
+    NoCheckpointError,
 )
 from gateway.legal_basis import NoConsentTemplateError
 from gateway.programs.errors import ProgramError, UnknownProgramError
@@ -152,6 +153,7 @@ STATUS_TABLE: tuple[tuple[type[Exception], int, Callable[[Exception], list[Any]]
     (DeadlineTooShortError, code_pb2.DEADLINE_EXCEEDED, _error_info("DEADLINE_TOO_SHORT")),
     (HubUnavailableError, code_pb2.UNAVAILABLE, _error_info("HUB_UNAVAILABLE")),
     (AuditUnavailableError, code_pb2.UNAVAILABLE, _error_info("AUDIT_UNAVAILABLE")),
+    (NoCheckpointError, code_pb2.UNAVAILABLE, _error_info("NO_CHECKPOINT_YET")),
     (
         ConsentStoreUnavailableError,
         code_pb2.UNAVAILABLE,

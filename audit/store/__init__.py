@@ -1,7 +1,7 @@
 """Where the audit log lives: SQLAlchemy 2 over SQLite (WAL) or PostgreSQL, beside consent."""
 
+from audit.store.record import AuditRecord
 from audit.store.store import (
-    AuditRecord,
     AuditStore,
     AuditStoreError,
     EntryFilter,

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from audit.checkpoint import Checkpoint, sign_checkpoint
 from audit.errors import AuditError
@@ -28,10 +27,12 @@ from audit.merkle import EMPTY_ROOT, leaf_hash
 from audit.merkle_store import Frontier, NodeKey, consistency_proof, inclusion_proof, tree_root
 from audit.migrations import AUDIT_MIGRATIONS
 from audit.note import Signer
+from audit.store.record import AuditRecord
 from audit.store.tables import (
     audit_checkpoints,
     audit_entries,
     audit_entry_agencies,
+    audit_entry_members,
     audit_log,
     audit_nodes,
 )
@@ -40,29 +41,6 @@ from consent.database import create_store_engine, reading, writing
 
 class AuditStoreError(AuditError):
     """The log cannot do what was asked (an index beyond it, another log's database)."""
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    """One entry to append: its leaf data and the columns queries filter on.
-
-    Attributes:
-        data: the entry's canonical bytes (RFC 8785): the Merkle leaf's data.
-        at: when the lookup happened (UTC).
-        organisation_id: the calling organisation ("" when authentication is off).
-        program_id: the program asked for.
-        outcome: the decision or the refusal/failure reason (``ELIGIBLE``, ``NO_CONSENT``…).
-        subject: the subject's pseudonym ("" when the request held no usable national ID).
-        agencies: every agency asked (none for a refusal).
-    """
-
-    data: bytes
-    at: dt.datetime
-    organisation_id: str
-    program_id: str
-    outcome: str
-    subject: str
-    agencies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,7 +64,8 @@ class EntryFilter:
     agency_id: str | None = None
     outcome: str | None = None
     subjects: tuple[str, ...] | None = None
-    """Pseudonyms of one person under each audit key in use."""
+    """Pseudonyms of one person under each audit key in use: the entries whose subject or
+    household member they are."""
 
 
 class _Nodes:
@@ -108,25 +87,52 @@ class _Nodes:
 
 
 class AuditStore:
-    """One log (``origin``) in one database.
+    """One log (``origin``) in one database; a database holds exactly one log.
 
     Args:
         engine: from :func:`~consent.database.create_store_engine`, migrated to head.
         origin: the log's name, the first line of its checkpoints (e.g. ``sakha.example/audit``).
         check_schema: refuse (``SchemaError``) a database that is not at the head revision.
+        create: start the log, empty, if the database holds none yet (the hub does; an
+            auditor's export or verify opens with False and never writes).
+
+    Raises:
+        AuditStoreError: the database holds another log, or (``create`` False) none.
     """
 
-    def __init__(self, engine: sa.Engine, *, origin: str, check_schema: bool = True) -> None:
+    def __init__(
+        self, engine: sa.Engine, *, origin: str, check_schema: bool = True, create: bool = True
+    ) -> None:
         if check_schema:
             AUDIT_MIGRATIONS.require_schema(engine)
         self._engine = engine
         self.origin = origin
-        self._ensure_head()
+        if create:
+            self._ensure_head()
+        elif log_origin(engine) != origin:
+            raise AuditStoreError(_not_this_log(log_origin(engine), origin))
 
     @classmethod
-    def open(cls, url: str | sa.URL, *, origin: str) -> AuditStore:
-        """A store on the (migrated) database at ``url``."""
-        return cls(create_store_engine(url), origin=origin)
+    def open(
+        cls, url: str | sa.URL, *, origin: str | None = None, create: bool = False
+    ) -> AuditStore:
+        """A store on the (migrated) database at ``url``; ``origin`` None: the log it holds.
+
+        Raises:
+            AuditStoreError: the database holds another log, or none.
+            SchemaError: the database is not migrated to this code's revision.
+            ValueError: (``create`` False) no SQLite file at the URL's path.
+        """
+        engine = create_store_engine(url, existing=not create)
+        try:
+            AUDIT_MIGRATIONS.require_schema(engine)
+            found = origin or log_origin(engine)
+            if found is None:
+                raise AuditStoreError(_not_this_log(None, origin))
+            return cls(engine, origin=found, check_schema=False, create=create)
+        except BaseException:
+            engine.dispose()
+            raise
 
     def close(self) -> None:
         """Close the engine's connections."""
@@ -139,14 +145,21 @@ class AuditStore:
         return reading(self._engine)
 
     def _ensure_head(self) -> None:
-        """Create the log's head row, empty, unless it exists (any number of hubs may race)."""
-        insert = postgresql.insert if self._engine.dialect.name == "postgresql" else sqlite.insert
+        """Start the log, empty, unless it exists; refuse a database holding another log.
+
+        Any number of hubs may race here: PostgreSQL serialises them on a table lock (SQLite
+        on its write lock), so exactly one head row is ever created.
+        """
         with self._write() as connection:
-            connection.execute(
-                insert(audit_log)
-                .values(origin=self.origin, size=0, root=EMPTY_ROOT)
-                .on_conflict_do_nothing(index_elements=[audit_log.c.origin])
-            )
+            if connection.dialect.name == "postgresql":
+                connection.execute(sa.text("LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE"))
+            origins = connection.execute(sa.select(audit_log.c.origin)).scalars().all()
+            if not origins:
+                connection.execute(
+                    sa.insert(audit_log).values(origin=self.origin, size=0, root=EMPTY_ROOT)
+                )
+            elif list(origins) != [self.origin]:
+                raise AuditStoreError(_not_this_log(", ".join(origins), self.origin))
 
     def _locked_head(self, connection: sa.Connection) -> tuple[int, bytes]:
         """The log's size and root, locked for this transaction."""
@@ -193,6 +206,14 @@ class AuditStore:
             ]
             if agencies:
                 connection.execute(sa.insert(audit_entry_agencies), agencies)
+            members = [
+                {"pseudonym": member, "idx": size + offset}
+                for offset, record in enumerate(records)
+                for member in dict.fromkeys(record.members)
+                if member != record.subject
+            ]
+            if members:
+                connection.execute(sa.insert(audit_entry_members), members)
             connection.execute(
                 sa.insert(audit_nodes),
                 [{"level": lv, "position": pos, "hash": h} for (lv, pos), h in nodes.items()],
@@ -247,7 +268,16 @@ class AuditStore:
             if value is not None:
                 conditions.append(column == value)
         if where.subjects is not None:
-            conditions.append(table.c.subject.in_(where.subjects))
+            conditions.append(
+                sa.or_(
+                    table.c.subject.in_(where.subjects),
+                    table.c.idx.in_(
+                        sa.select(audit_entry_members.c.idx).where(
+                            audit_entry_members.c.pseudonym.in_(where.subjects)
+                        )
+                    ),
+                )
+            )
         if where.agency_id is not None:
             conditions.append(
                 table.c.idx.in_(
@@ -329,6 +359,21 @@ class AuditStore:
                 sa.select(audit_checkpoints).order_by(audit_checkpoints.c.size.desc()).limit(1)
             ).first()
         return None if row is None else _stored(row)
+
+
+def log_origin(engine: sa.Engine) -> str | None:
+    """The origin of the log the (migrated) database holds; None before its first hub."""
+    with reading(engine) as connection:
+        origins = connection.execute(sa.select(audit_log.c.origin)).scalars().all()
+    if len(origins) > 1:
+        raise AuditStoreError(f"the database holds several logs ({', '.join(origins)})")
+    return origins[0] if origins else None
+
+
+def _not_this_log(found: str | None, wanted: str | None) -> str:
+    if found is None:
+        return "the database holds no audit log yet (no hub has written to it)"
+    return f"the database holds the log {found!r}, not {wanted!r}"
 
 
 def _stored(row: Any) -> StoredCheckpoint:

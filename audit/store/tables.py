@@ -1,7 +1,9 @@
 """The audit database's tables (SQLAlchemy Core), mirrored by the Alembic migrations.
 
 ``audit_log`` holds one row per log (its origin, size and root): appends lock it, so entries
-are sequenced by one writer at a time whichever hub writes. Entries, tree nodes and
+are sequenced by one writer at a time whichever hub writes. ``audit_entry_agencies`` and
+``audit_entry_members`` index each entry's agencies and the household members it read, so a
+subject report finds a person's entries as a member too. Entries, tree nodes and
 checkpoints are append-only: the migration installs triggers that refuse UPDATE and DELETE.
 """
 
@@ -49,6 +51,13 @@ audit_entry_agencies = sa.Table(
     sa.Column("idx", INDEX, sa.ForeignKey("audit_entries.idx"), primary_key=True),
 )
 
+audit_entry_members = sa.Table(
+    "audit_entry_members",
+    metadata,
+    sa.Column("pseudonym", sa.String(128), primary_key=True),
+    sa.Column("idx", INDEX, sa.ForeignKey("audit_entries.idx"), primary_key=True),
+)
+
 audit_nodes = sa.Table(
     "audit_nodes",
     metadata,
@@ -66,5 +75,11 @@ audit_checkpoints = sa.Table(
     sa.Column("issued_at", UtcDateTime(), nullable=False),
 )
 
-APPEND_ONLY = ("audit_entries", "audit_entry_agencies", "audit_nodes", "audit_checkpoints")
+APPEND_ONLY = (
+    "audit_entries",
+    "audit_entry_agencies",
+    "audit_entry_members",
+    "audit_nodes",
+    "audit_checkpoints",
+)
 """Tables whose rows are never updated or deleted (the migration enforces it)."""

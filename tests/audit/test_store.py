@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from audit import (
@@ -22,6 +24,7 @@ from audit import (
 from audit.merkle_store import MemoryNodes, tree_root
 from audit.migrations import AUDIT_MIGRATIONS
 from audit.store import AuditRecord, AuditStore, AuditStoreError, EntryFilter
+from audit.store.tables import metadata
 from consent.database import create_store_engine
 from consent.errors import SchemaError
 from consent.migrations import upgrade as upgrade_consent
@@ -44,6 +47,7 @@ def record(n: int, **changes: object) -> AuditRecord:
         "outcome": "ELIGIBLE" if n % 3 else "NO_CONSENT",
         "subject": f"p{n % 5}",
         "agencies": () if n % 3 == 0 else ("civil_registry", "tax"),
+        "members": ("p0", "p9") if n % 5 == 4 else (),
     }
     fields.update(changes)
     return AuditRecord(**fields)  # type: ignore[arg-type]
@@ -69,6 +73,18 @@ def store(engine: sa.Engine) -> AuditStore:
 def signer() -> Signer:
     """The log's checkpoint key, named after its origin."""
     return Signer(ORIGIN, ed25519.Ed25519PrivateKey.generate())
+
+
+def test_the_models_and_the_migrations_agree(engine: sa.Engine) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "compare_type": True,
+                "include_name": lambda name, kind, _: kind != "table" or name in metadata.tables,
+            },
+        )
+        assert compare_metadata(context, metadata) == []
 
 
 def test_an_unmigrated_database_is_refused_naming_the_command(empty_db: sa.URL) -> None:
@@ -141,6 +157,8 @@ def test_queries_filter_by_every_column(store: AuditStore) -> None:
     assert found(EntryFilter(outcome="NO_CONSENT")) == [n for n in range(30) if n % 3 == 0]
     assert found(EntryFilter(agency_id="tax")) == [n for n in range(30) if n % 3]
     assert found(EntryFilter(subjects=("p1", "p2"))) == [n for n in range(30) if n % 5 in (1, 2)]
+    assert found(EntryFilter(subjects=("p9",))) == [n for n in range(30) if n % 5 == 4]
+    assert found(EntryFilter(subjects=("p0",))) == [n for n in range(30) if n % 5 in (0, 4)]
     since, until = AT + dt.timedelta(seconds=10), AT + dt.timedelta(seconds=13)
     assert found(EntryFilter(since=since, until=until)) == [10, 11, 12]
     assert found(EntryFilter(program_id="other")) == []
@@ -155,19 +173,29 @@ def test_queries_filter_by_every_column(store: AuditStore) -> None:
         "UPDATE audit_nodes SET hash = x'00' WHERE level = 0",
         "DELETE FROM audit_checkpoints",
         "DELETE FROM audit_entry_agencies",
+        "DELETE FROM audit_entry_members",
+        "UPDATE audit_entry_members SET pseudonym = 'p1'",
     ],
-    ids=["rewrite-entry", "delete-entry", "rewrite-node", "delete-checkpoints", "drop-agencies"],
+    ids=[
+        "rewrite-entry",
+        "delete-entry",
+        "rewrite-node",
+        "delete-checkpoints",
+        "drop-agencies",
+        "drop-members",
+        "rename-member",
+    ],
 )
 def test_the_log_tables_refuse_updates_and_deletes(
     store: AuditStore, engine: sa.Engine, signer: Signer, statement: str
 ) -> None:
-    store.append([record(n) for n in range(4)])
+    store.append([record(n) for n in range(5)])
     store.issue_checkpoint(signer)
     if engine.dialect.name == "postgresql":
         statement = statement.replace("x'00'", "'\\x00'::bytea")
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as connection:
         connection.exec_driver_sql(statement)
-    assert len(list(store.entries())) == 4
+    assert len(list(store.entries())) == 5
 
 
 def test_concurrent_appenders_make_one_dense_sequence(engine: sa.Engine, empty_db: sa.URL) -> None:
@@ -196,6 +224,49 @@ def test_concurrent_appenders_make_one_dense_sequence(engine: sa.Engine, empty_d
     assert root == tree_root(reference, 60)
     for other in stores:
         other.close()
+
+
+def test_a_database_holds_one_log(engine: sa.Engine, empty_db: sa.URL) -> None:
+    with pytest.raises(AuditStoreError, match="holds no audit log yet"):
+        AuditStore(engine, origin=ORIGIN, create=False)
+    with pytest.raises(AuditStoreError, match="holds no audit log yet"):
+        AuditStore.open(empty_db)
+    store = AuditStore(engine, origin=ORIGIN)
+    store.append([record(0)])
+    with pytest.raises(AuditStoreError, match=f"holds the log '{ORIGIN}', not 'other/log'"):
+        AuditStore(engine, origin="other/log")
+    with pytest.raises(AuditStoreError, match="not 'other/log'"):
+        AuditStore(engine, origin="other/log", create=False)
+    found = AuditStore.open(empty_db)
+    try:
+        assert found.origin == ORIGIN
+        assert found.head() == store.head()
+    finally:
+        found.close()
+
+
+def test_racing_hubs_of_two_logs_start_only_one(engine: sa.Engine, empty_db: sa.URL) -> None:
+    del engine  # the migrated database at empty_db
+    engines = [create_store_engine(empty_db) for _ in range(6)]
+    outcomes: list[str] = []
+
+    def start(n: int) -> None:
+        try:
+            AuditStore(engines[n], origin=f"log-{n % 2}/audit")
+            outcomes.append(f"log-{n % 2}")
+        except AuditStoreError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=start, args=(n,)) for n in range(len(engines))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for engine in engines:
+        engine.dispose()
+    started = {o for o in outcomes if o != "refused"}
+    assert len(started) == 1
+    assert outcomes.count("refused") == 3
 
 
 def test_an_empty_append_is_refused(store: AuditStore) -> None:

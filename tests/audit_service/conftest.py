@@ -42,10 +42,8 @@ from audit import (
     Stage,
     Subject,
     Verdict,
-    canonical_bytes,
 )
 from audit.store import AuditRecord, AuditStore
-from gateway.audit_codec import outcome
 from gateway.audit_service import AuditServicer
 from gateway.auth.policy import AccessPolicy
 from gateway.auth.registry import ClientKey, ClientRegistry, Organisation, Role
@@ -152,23 +150,10 @@ ENTRIES = (
 PEOPLE = (SUBJECT, OTHER, MEMBER)
 
 
-def audit_record(entry: Entry) -> AuditRecord:
-    """The record the hub appends for ``entry``."""
-    return AuditRecord(
-        data=canonical_bytes(entry),
-        at=entry.time,
-        organisation_id=entry.caller.org if entry.caller is not None else "",
-        program_id=entry.program.id,
-        outcome=outcome(entry.result),
-        subject=entry.subject.pseudonym if entry.subject is not None else "",
-        agencies=tuple(query.agency for query in entry.agencies),
-    )
-
-
 def fill(store: AuditStore, signer: Signer) -> None:
     """Append :data:`ENTRIES` with a checkpoint after the third and after the fifth."""
     for group in (ENTRIES[:3], ENTRIES[3:]):
-        store.append([audit_record(entry) for entry in group])
+        store.append([AuditRecord.of(entry) for entry in group])
         store.issue_checkpoint(signer, now=T0 + dt.timedelta(hours=1))
 
 

@@ -16,6 +16,7 @@ from gateway.auth.policy import AccessPolicy
 from tests.audit_service.conftest import KEY, T0, AuditHub, registry_of, violations
 from tests.consent.conftest import SUBJECT
 from tests.consent_service.conftest import CHECKER, reasons
+from tests.e2e.test_security import error_reason
 
 EVERY_RPC = {
     "Query": pb2.QueryRequest(),
@@ -155,6 +156,7 @@ async def test_the_latest_checkpoint_before_the_first_is_unavailable(
 ) -> None:
     error = await empty_hub.refused(rpc, request_)
     assert error.code() == grpc.StatusCode.UNAVAILABLE
+    assert error_reason(error) == "NO_CHECKPOINT_YET"
     assert "no checkpoint yet" in (error.details() or "")
 
 

@@ -89,7 +89,7 @@ def hub(tmp_path: Path, signer: Signer) -> Iterator[ThreadHub]:
     url = sqlite_url(str(tmp_path / "audit.sqlite"))
     upgrade_consent(url)
     AUDIT_MIGRATIONS.upgrade(url)
-    store = AuditStore.open(url, origin=ORIGIN)
+    store = AuditStore.open(url, origin=ORIGIN, create=True)
     fill(store, signer)
     served = ThreadHub(store, signer)
     served.start()
@@ -121,6 +121,55 @@ def test_checkpoint_prints_the_latest_signed_note(hub: ThreadHub, signer: Signer
     assert as_json["note"] == note
     assert int(as_json["size"]) == len(ENTRIES)
     assert ok(at(hub, "vkey")).strip() == signer.verifier().key_string
+
+
+def test_checkpoint_keeps_the_note_in_a_file(hub: ThreadHub, tmp_path: Path) -> None:
+    kept = tmp_path / "kept.note"
+    note = ok(at(hub, "checkpoint", "--out", str(kept)))
+    assert kept.read_text(encoding="utf-8") == note
+    unwritable = error_line(at(hub, "checkpoint", "--out", str(tmp_path / "no" / "kept.note")))
+    assert "kept.note" in unwritable
+
+
+def test_export_finds_the_databases_log_and_verify_passes_on_it(
+    hub: ThreadHub, tmp_path: Path
+) -> None:
+    del hub  # its log is the database below
+    url = sqlite_url(str(tmp_path / "audit.sqlite")).render_as_string(hide_password=False)
+    out = ok(sakha("audit", "export", "--db", url, "--out", str(tmp_path / "bundle")))
+    assert out == f"exported {len(ENTRIES)} entries of {ORIGIN} to {tmp_path / 'bundle'}\n"
+    vkey = Signer(ORIGIN, ed25519.Ed25519PrivateKey.generate()).verifier().key_string
+    forged = sakha("audit", "verify", "--db", url, "--vkey", vkey)
+    assert forged.exit_code == 1
+    assert "WRONG_KEY" in forged.stdout
+
+
+def test_offline_commands_name_what_is_wrong_with_the_database(
+    hub: ThreadHub, tmp_path: Path
+) -> None:
+    del hub
+    missing = sqlite_url(str(tmp_path / "missing.sqlite")).render_as_string(hide_password=False)
+    empty_file = tmp_path / "empty.sqlite"
+    empty_file.touch()
+    empty = sqlite_url(str(empty_file)).render_as_string(hide_password=False)
+    filled = sqlite_url(str(tmp_path / "audit.sqlite")).render_as_string(hide_password=False)
+    out = str(tmp_path / "bundle")
+    vkey = Signer("other.example/log", ed25519.Ed25519PrivateKey.generate()).verifier().key_string
+    cases = {
+        ("export", "--db", missing, "--out", out): "no SQLite database at",
+        ("verify", "--db", missing, "--vkey", vkey): "no SQLite database at",
+        ("export", "--db", empty, "--out", out): "sakha db upgrade",
+        ("verify", "--db", empty, "--vkey", vkey): "sakha db upgrade",
+        ("export", "--db", filled, "--origin", "other/log", "--out", out): (
+            f"holds the log '{ORIGIN}', not 'other/log'"
+        ),
+        ("verify", "--db", filled, "--vkey", vkey): f"holds the log '{ORIGIN}'",
+    }
+    for args, message in cases.items():
+        line = error_line(sakha("audit", *args))
+        assert message in line, (args, line)
+    assert not (tmp_path / "missing.sqlite").exists()  # nothing was created
+    assert not (tmp_path / "bundle").exists()
 
 
 def test_query_as_json_lines_is_the_canonical_entries(hub: ThreadHub) -> None:

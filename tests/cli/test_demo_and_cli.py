@@ -49,16 +49,35 @@ async def _run(command: list[str], cwd: Path, config_home: Path | None = None) -
 
 
 def _sections(lines: list[str]) -> dict[str, list[list[str]]]:
-    """The printed commands, by the comment above them: allowed, refused, revoke."""
-    sections: dict[str, list[list[str]]] = {"allowed": [], "refused": [], "revoke": []}
+    """The printed commands, by the comment above them: allowed, refused, revoke, audit."""
+    sections: dict[str, list[list[str]]] = {"allowed": [], "refused": [], "revoke": [], "audit": []}
     current = "allowed"
     for line in lines:
-        comment = re.match(r"\s+# (allowed|refused|revoke)", line)
+        comment = re.match(r"\s+# (allowed|refused|revoke|audit)", line)
         if comment:
             current = comment.group(1)
-        elif re.match(r"\s+\S*sakha\S* (check|consent)", line):
+        elif re.match(r"\s+\S*sakha\S* (check|consent|audit)", line):
             sections[current].append(shlex.split(line.split("#")[0]))
     return sections
+
+
+async def _audit_as_the_demo_says(commands: list[list[str]], cwd: Path, config_home: Path) -> None:
+    """Run the auditor's commands the demo printed: every lookup so far is in a log that
+    exports and verifies, and the sample subject's report lists their lookups."""
+    keep, report, export, verify = commands
+    await asyncio.sleep(1.5)  # the hub signs a checkpoint within a second of new entries
+    code, out = await _run(keep, cwd, config_home)
+    assert code == 0, out
+    assert out.startswith("sakha.local/audit\n")
+    code, out = await _run(report, cwd, config_home)
+    assert code == 0, out
+    assert "demo_relief" in out
+    assert "REVOKED" in out  # the check refused after the demo's revocation is reported too
+    code, out = await _run(export, cwd, config_home)
+    assert code == 0, out
+    code, out = await _run(verify, cwd, config_home)
+    assert code == 0, out
+    assert ": OK — " in out
 
 
 @pytest.mark.slow
@@ -87,7 +106,7 @@ async def test_demo_prints_working_commands_and_stops_on_ctrl_c(tmp_path: Path) 
             _read_until(demo.stdout, r"listening on 127\.0\.0\.1:\d+", seen), STARTUP_TIMEOUT_S
         )
         port = int(re.search(r"127\.0\.0\.1:(\d+)", banner).group(1))  # type: ignore[union-attr]
-        await asyncio.wait_for(_read_until(demo.stdout, r"check-batch", seen), 10)
+        await asyncio.wait_for(_read_until(demo.stdout, r"audit verify", seen), 10)
         sections = _sections(seen)
         checks = [c for c in sections["allowed"] if c[1] == "check"]
         batches = [c for c in sections["allowed"] if c[1] == "check-batch"]
@@ -147,6 +166,7 @@ async def test_demo_prints_working_commands_and_stops_on_ctrl_c(tmp_path: Path) 
         code, out = await _run([*checks[0], "--insecure"], elsewhere, config_home)
         assert code == 1
         assert "UNAVAILABLE" in out
+        await _audit_as_the_demo_says(sections["audit"], elsewhere, config_home)
     finally:
         if demo.returncode is None:
             demo.send_signal(signal.SIGINT)

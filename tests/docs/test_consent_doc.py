@@ -13,12 +13,9 @@ import dataclasses
 import datetime as dt
 import io
 import json
-import re
-import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
-import click
 import jwt
 import pytest
 import yaml
@@ -45,44 +42,11 @@ from gateway.programs.loader import load_program
 from gateway.programs.model import LegalBasisKind, Program
 from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
 from gateway.programs.testing import simulated_catalogue
-from tests.docs.test_docs_examples import DOCS, example
+from tests.docs.guide import code, commands, parses, table
+from tests.docs.test_docs_examples import example
 
 GUIDE = "consent.md"
 AS_OF = dt.date(2026, 6, 1)
-
-
-def _section(heading: str) -> str:
-    """The text of the guide under ``heading`` (any level), up to the next heading."""
-    text = (DOCS / GUIDE).read_text(encoding="utf-8")
-    match = re.search(
-        rf"^#+ {re.escape(heading)}\n(?P<body>.*?)(?=^#+ |\Z)", text, re.MULTILINE | re.DOTALL
-    )
-    assert match is not None, f"{GUIDE} has no section {heading!r}"
-    return match["body"]
-
-
-def _table(heading: str) -> list[list[str]]:
-    """The body rows of the one table under ``heading``, each a list of cell texts."""
-    lines = [line for line in _section(heading).splitlines() if line.startswith("|")]
-    assert len(lines) > 2, f"no table under {heading!r}"
-    assert re.fullmatch(r"\|(?:-+\|)+", lines[1]), lines[1]
-    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
-
-
-def _code(cell: str) -> str:
-    """The text of a cell written as one code span: `` `REVOKED` `` -> ``REVOKED``."""
-    match = re.fullmatch(r"`([^`]+)`", cell)
-    assert match is not None, f"{cell!r} is not a code span"
-    return match[1]
-
-
-def _commands(tag: str) -> list[list[str]]:
-    """The ``sakha …`` command lines of a tagged shell block, split like a shell would."""
-    body = example(GUIDE, tag).replace("\\\n", " ")
-    lines = [shlex.split(line) for line in body.splitlines() if line.strip()]
-    assert lines
-    assert all(words[0] == "sakha" for words in lines), lines
-    return [words[1:] for words in lines]
 
 
 # --- the program file's legal_basis -----------------------------------------------------------
@@ -131,12 +95,12 @@ def _builtin(program_id: str) -> Program:
 
 
 def test_the_builtin_programs_table_matches_their_files() -> None:
-    rows = _table("The built-in programs")
-    assert sorted(_code(row[0]) for row in rows) == sorted(
+    rows = table(GUIDE, "The built-in programs")
+    assert sorted(code(row[0]) for row in rows) == sorted(
         path.stem for path in BUILTIN_PROGRAMS_DIR.glob("*.yaml")
     )
     for program_id, unit, basis, validity, fetch_type, frequency, data_life in (
-        (_code(row[0]), *row[1:]) for row in rows
+        (code(row[0]), *row[1:]) for row in rows
     ):
         program = _builtin(program_id)
         assert unit == program.unit.value, program_id
@@ -203,7 +167,7 @@ class _Exported:
 @pytest.fixture
 def exported(tmp_path: Path) -> _Exported:
     """A freshly signed artefact and its JWK Set, named as the guide's commands name them."""
-    export, keys = _commands("consent-verify-commands")[:2]
+    export, keys = commands(GUIDE, "consent-verify-commands")[:2]
     assert export[:2] == ["consent", "export"]
     assert keys[:2] == ["consent", "jwks"]
     signer = ConsentSigner(ed25519.Ed25519PrivateKey.generate(), "consent-2026-1")
@@ -231,7 +195,7 @@ def _inside(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _sakha_verify(exported: _Exported, monkeypatch: pytest.MonkeyPatch) -> Result:
-    verify = _commands("consent-verify-commands")[2]
+    verify = commands(GUIDE, "consent-verify-commands")[2]
     assert verify[:2] == ["consent", "verify"]
     with _inside(exported.folder, monkeypatch):
         return CliRunner().invoke(main, verify)
@@ -277,15 +241,15 @@ def test_one_changed_byte_is_refused_by_both(
 
 
 def test_the_refusal_table_lists_every_denial_reason_once() -> None:
-    codes = [_code(row[0]) for row in _table("Refusal reasons")]
+    codes = [code(row[0]) for row in table(GUIDE, "Refusal reasons")]
     assert len(codes) == len(set(codes)), "a code is listed twice"
     assert set(codes) == {reason.value for reason in DenialReason}
-    assert all(row[1] for row in _table("Refusal reasons")), "a code has no meaning"
+    assert all(row[1] for row in table(GUIDE, "Refusal reasons")), "a code has no meaning"
 
 
 def test_the_lifecycle_table_is_the_allowed_transitions() -> None:
-    rows = _table("Lifecycle")
-    listed = [(ConsentStatus(_code(row[0])), ConsentStatus(_code(row[1]))) for row in rows]
+    rows = table(GUIDE, "Lifecycle")
+    listed = [(ConsentStatus(code(row[0])), ConsentStatus(code(row[1]))) for row in rows]
     assert len(listed) == len(set(listed)), "a transition is listed twice"
     assert set(listed) == {
         (before, after) for before, targets in CONSENT_TRANSITIONS.items() for after in targets
@@ -295,19 +259,7 @@ def test_the_lifecycle_table_is_the_allowed_transitions() -> None:
 # --- the command lines ----------------------------------------------------------------------------
 
 
-def _parses(words: list[str]) -> None:
-    """Parse ``sakha <words>`` as the CLI would, down to the command, without running it."""
-    group: click.Command = main
-    while isinstance(group, click.Group):
-        name, words = words[0], words[1:]
-        found = group.get_command(click.Context(group), name)
-        assert found is not None, f"no command {name!r}"
-        group = found
-    context = group.make_context(group.name, list(words))
-    assert context.params
-
-
 @pytest.mark.parametrize("tag", ["consent-grant-example", "consent-manage-example"])
 def test_the_documented_commands_parse(tag: str) -> None:
-    for words in _commands(tag):
-        _parses(words)
+    for words in commands(GUIDE, tag):
+        parses(words)

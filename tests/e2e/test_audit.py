@@ -16,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sakha.v1 import eligibility_pb2 as pb2
 
 from audit import Decision, Entry, Refusal, entry_from_canonical
+from audit.store import EntryFilter
 from gateway.cli import main
 from tests.e2e.test_check import request, sample
 from tests.e2e.test_consent import ConsentStack, _refusal, consented
@@ -66,6 +67,46 @@ async def test_every_lookup_is_one_entry_and_replies_carry_its_index(
     assert isinstance(by_index[item.audit_index].result, Decision)
 
 
+def _registry_rows(stack: ConsentStack, query: str) -> list[tuple[str, ...]]:
+    data_dir = stack.stack.population.data_dir
+    with closing(
+        sqlite3.connect(f"file:{data_dir / 'civil_registry.sqlite'}?mode=ro", uri=True)
+    ) as registry:
+        return [tuple(row) for row in registry.execute(query)]
+
+
+async def test_a_household_lookup_is_found_by_every_members_pseudonym(
+    consented: ConsentStack,
+) -> None:
+    [(household,)] = _registry_rows(
+        consented,
+        "SELECT household_id FROM persons WHERE alive = 1 GROUP BY household_id"
+        " HAVING count(*) >= 3 AND min(alive) = 1 ORDER BY household_id LIMIT 1",
+    )
+    people = [
+        (nid, is_head)
+        for nid, is_head, their_household in _registry_rows(
+            consented, "SELECT national_id, head_of_household, household_id FROM persons"
+        )
+        if their_household == household
+    ]
+    [head] = [nid for nid, is_head in people if is_head]
+    members = sorted(nid for nid, _ in people if nid != head)
+    consented.grant(head)
+    reply = await consented.stack.stub.Check(request(head), timeout=10)
+    assert reply.household_size == len(people)
+    audit = consented.stack.hub.audit
+    assert audit is not None
+    [(index, entry)] = _entries(consented)
+    assert index == reply.audit_index
+    assert entry.subject is not None
+    pseudonym = audit.pseudonymizer.pseudonym
+    assert sorted(entry.subject.members) == sorted(pseudonym(m) for m in members)
+    for member in members:
+        found = [i for i, _ in audit.store.query(EntryFilter(subjects=(pseudonym(member),)))]
+        assert found == [index]
+
+
 async def test_no_national_id_reaches_the_audit_database(
     consented: ConsentStack, tmp_path: Path
 ) -> None:
@@ -78,13 +119,9 @@ async def test_no_national_id_reaches_the_audit_database(
         _refusal(consented.stack.stub, request(subjects[2])),
     )
     assert len(_entries(consented)) == 3
-    with closing(
-        sqlite3.connect(f"file:{population.data_dir / 'civil_registry.sqlite'}?mode=ro", uri=True)
-    ) as registry:
-        everyone = [row[0] for row in registry.execute("SELECT national_id FROM persons")]
-    with closing(sqlite3.connect(str(tmp_path / "consent.sqlite"))) as database:
-        rows = database.execute("SELECT data, subject, outcome FROM audit_entries").fetchall()
-    logged = b"".join(bytes(d) + s.encode() + o.encode() for d, s, o in rows)
+    everyone = [nid for (nid,) in _registry_rows(consented, "SELECT national_id FROM persons")]
+    files = await asyncio.to_thread(lambda: list(tmp_path.glob("audit.sqlite*")))
+    logged = b"".join([await asyncio.to_thread(path.read_bytes) for path in files])
     assert everyone
     leaked = [nid for nid in everyone if nid.encode() in logged]
     assert leaked == []
@@ -96,7 +133,7 @@ async def test_an_unwritable_log_fails_checks_closed_and_health_says_so(
     head = sample(consented.stack.population, "poor_head")
     consented.grant(head)
     await consented.stack.stub.Check(request(head), timeout=10)
-    with closing(sqlite3.connect(str(tmp_path / "consent.sqlite"))) as database:
+    with closing(sqlite3.connect(str(tmp_path / "audit.sqlite"))) as database:
         database.execute("DROP TABLE audit_entry_agencies")  # the log can no longer be written
         database.commit()
     code, reason, _ = await _refusal(consented.stack.stub, request(head))
@@ -124,10 +161,10 @@ async def test_the_log_exports_and_verifies_offline_and_a_changed_byte_is_caught
     exported = await asyncio.to_thread(
         runner.invoke,
         main,
-        ["audit", "export", "--db-url", consented.db_url, "--out", str(bundle)],
+        ["audit", "export", "--db-url", consented.audit_db_url, "--out", str(bundle)],
     )
     assert exported.exit_code == 0, exported.output
-    for source in (["--bundle", str(bundle)], ["--db-url", consented.db_url]):
+    for source in (["--bundle", str(bundle)], ["--db-url", consented.audit_db_url]):
         verified = await asyncio.to_thread(
             runner.invoke, main, ["audit", "verify", *source, "--vkey", vkey]
         )

@@ -24,7 +24,6 @@ from sakha.v1 import eligibility_pb2_grpc
 
 from adapters.sdk import FetchQuery, FetchResult
 from adapters.simulated.build import PopulationSummary
-from audit.migrations import AUDIT_MIGRATIONS
 from consent import (
     DataConsumer,
     FetchType,
@@ -32,10 +31,8 @@ from consent import (
     Scope,
     Validity,
 )
-from consent.migrations import upgrade
-from consent.store import sqlite_url
 from gateway.config import SecurityLayers
-from gateway.demo_consent import grant_widest
+from gateway.demo_consent import fresh_demo_databases, grant_widest
 from gateway.demo_security import DEMO_ORGANISATION, DemoSecurity
 from tests.e2e.conftest import Stack, close_stack, hub_channel, open_stack
 from tests.e2e.test_check import request, sample
@@ -66,6 +63,7 @@ class ConsentStack:
 
     stack: Stack
     db_url: str
+    audit_db_url: str
     fetches: FetchLog
 
     def grant(self, subject: str, program: str = LIVELIHOOD, **changes: Any) -> str:
@@ -131,13 +129,14 @@ async def consented(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> AsyncIterator[ConsentStack]:
-    """A secure stack with every layer on, consent and audit included, on a fresh SQLite store."""
-    db_url = sqlite_url(str(tmp_path / "consent.sqlite")).render_as_string(hide_password=False)
-    upgrade(db_url)
-    AUDIT_MIGRATIONS.upgrade(db_url)
-    stack = await open_stack(population, security, layers=SecurityLayers(), db_url=db_url)
+    """A secure stack with every layer on, consent and audit included, on fresh SQLite
+    databases as the demo's (``consent.sqlite`` and ``audit.sqlite`` in ``tmp_path``)."""
+    db_url, audit_db_url = fresh_demo_databases(tmp_path)
+    stack = await open_stack(
+        population, security, layers=SecurityLayers(), db_url=db_url, audit_db_url=audit_db_url
+    )
     try:
-        yield ConsentStack(stack, db_url, _count_fetches(stack, monkeypatch))
+        yield ConsentStack(stack, db_url, audit_db_url, _count_fetches(stack, monkeypatch))
     finally:
         await close_stack(stack)
 
@@ -358,6 +357,7 @@ def _hub_yaml(consented: ConsentStack, path: Path) -> Path:
         "listen: 127.0.0.1:0",
         *secure_config_lines(security),
         f"db_url: '{consented.db_url}'",
+        f"audit_db_url: '{consented.audit_db_url}'",
         "coalesce_window_ms: 1.0",
         "agencies:",
     ]

@@ -46,6 +46,25 @@ def test_security_files_are_required_unless_insecure(tmp_path: Path) -> None:
     assert config.layers.consent
 
 
+def test_the_audit_log_has_its_own_database_or_the_consent_stores(tmp_path: Path) -> None:
+    without_db = _ALL_FILES.replace("db_url: sqlite:////var/lib/sakha/sakha.sqlite\n", "")
+    audit_only = without_db + "security: {consent: false}\n"
+    with pytest.raises(ConfigError, match=r"audit_db_url \(or db_url\) must be set"):
+        load_hub_config(write(tmp_path, audit_only), env={})
+    apart = load_hub_config(
+        write(tmp_path, _ALL_FILES + "audit_db_url: sqlite:////var/lib/sakha/audit.sqlite\n"),
+        env={},
+    )
+    assert apart.audit_database == "sqlite:////var/lib/sakha/audit.sqlite"
+    shared = load_hub_config(write(tmp_path, _ALL_FILES), env={})
+    assert shared.audit_database == shared.db_url
+    overridden = load_hub_config(
+        write(tmp_path, audit_only), env={"SAKHA_AUDIT_DB_URL": "sqlite:////tmp/audit.sqlite"}
+    )
+    assert overridden.audit_database == "sqlite:////tmp/audit.sqlite"
+    assert overridden.db_url is None
+
+
 def test_no_file_gives_the_defaults(tmp_path: Path) -> None:
     assert load_hub_config(None, env={"SAKHA_INSECURE": "1"}) == HubConfig(insecure=True)
 

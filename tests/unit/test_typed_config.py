@@ -251,6 +251,7 @@ BAD_ENV = {
     "SAKHA_COALESCE_WINDOW_MS": "-1",
     "SAKHA_INSECURE": "off",
     "SAKHA_DB_URL": "",
+    "SAKHA_AUDIT_DB_URL": "",
 }
 
 
