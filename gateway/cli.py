@@ -152,9 +152,10 @@ def serve(config_path: Path, insecure: bool) -> None:
 
     async def run() -> None:
         hub = await start_hub(config)
+        stopped = _stop_on_signal()
         click.echo(f"hub listening on port {hub.port}")
         try:
-            await _until_signalled()
+            await stopped.wait()
         finally:
             await hub.stop(config.grace_s)
 
@@ -233,9 +234,10 @@ def adapter_serve(
         except BaseException:
             await loaded.close()
             raise
+        stopped = _stop_on_signal()
         click.echo(f"{loaded.describe().agency_id} serving on {host}:{bound}")
         try:
-            await _until_signalled()
+            await stopped.wait()
         finally:
             await server.stop(2.0)
             await loaded.close()
@@ -602,14 +604,16 @@ def db_upgrade(db_url: str, audit_db_url: str | None) -> None:
         click.echo(f"{migrations.store} database at revision {revision}")
 
 
-async def _until_signalled() -> None:
+def _stop_on_signal() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM, installed before a server says it is ready, so a
+    signal sent the moment it does still stops it gracefully."""
     import signal  # noqa: PLC0415
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+    return stop
 
 
 main.add_command(consent)

@@ -67,7 +67,7 @@ async def test_every_lookup_is_one_entry_and_replies_carry_its_index(
     assert isinstance(by_index[item.audit_index].result, Decision)
 
 
-def _registry_rows(stack: ConsentStack, query: str) -> list[tuple[str, ...]]:
+def registry_rows(stack: ConsentStack, query: str) -> list[tuple[str, ...]]:
     data_dir = stack.stack.population.data_dir
     with closing(
         sqlite3.connect(f"file:{data_dir / 'civil_registry.sqlite'}?mode=ro", uri=True)
@@ -78,14 +78,14 @@ def _registry_rows(stack: ConsentStack, query: str) -> list[tuple[str, ...]]:
 async def test_a_household_lookup_is_found_by_every_members_pseudonym(
     consented: ConsentStack,
 ) -> None:
-    [(household,)] = _registry_rows(
+    [(household,)] = registry_rows(
         consented,
         "SELECT household_id FROM persons WHERE alive = 1 GROUP BY household_id"
         " HAVING count(*) >= 3 AND min(alive) = 1 ORDER BY household_id LIMIT 1",
     )
     people = [
         (nid, is_head)
-        for nid, is_head, their_household in _registry_rows(
+        for nid, is_head, their_household in registry_rows(
             consented, "SELECT national_id, head_of_household, household_id FROM persons"
         )
         if their_household == household
@@ -119,7 +119,7 @@ async def test_no_national_id_reaches_the_audit_database(
         _refusal(consented.stack.stub, request(subjects[2])),
     )
     assert len(_entries(consented)) == 3
-    everyone = [nid for (nid,) in _registry_rows(consented, "SELECT national_id FROM persons")]
+    everyone = [nid for (nid,) in registry_rows(consented, "SELECT national_id FROM persons")]
     files = await asyncio.to_thread(lambda: list(tmp_path.glob("audit.sqlite*")))
     logged = b"".join([await asyncio.to_thread(path.read_bytes) for path in files])
     assert everyone

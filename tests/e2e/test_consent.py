@@ -350,7 +350,7 @@ def _overwrite_with_garbage(database: Path) -> None:
 # --- a second hub process on the same store ------------------------------------------------
 
 
-def _hub_yaml(consented: ConsentStack, path: Path) -> Path:
+def hub_yaml(consented: ConsentStack, path: Path) -> Path:
     security = consented.stack.security
     assert security is not None
     lines = [
@@ -370,7 +370,7 @@ def _hub_yaml(consented: ConsentStack, path: Path) -> Path:
 @pytest.fixture
 def replica_config(consented: ConsentStack, tmp_path: Path) -> Path:
     """A hub config for a second hub on the same agencies and consent database."""
-    return _hub_yaml(consented, tmp_path / "replica.yaml")
+    return hub_yaml(consented, tmp_path / "replica.yaml")
 
 
 async def test_a_second_hub_process_sees_a_revocation_and_spends_nothing_twice(
