@@ -84,7 +84,7 @@ VARIANTS: dict[str, SecurityLayers] = {
     "secure": SecurityLayers(consent=False, audit=False),
 }
 """The hubs measured, from nothing on to every transport and token layer on (consent has its
-own benchmark, bench_consent, since it needs consents for the caseload)."""
+own benchmark, bench_layers, since it needs consents for the caseload)."""
 
 STEP_NAMES = {
     "client-tls": "client TLS",

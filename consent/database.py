@@ -37,6 +37,10 @@ def _sqlite_connected(dbapi_connection: Any, connection_record: object) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode = WAL")
+    # Every commit reaches the disk before it returns: an audit entry is durable before its
+    # reply leaves, a consent's use before its check goes ahead (FULL is SQLite's default
+    # build setting; said here so that no build's default can weaken it).
+    cursor.execute("PRAGMA synchronous = FULL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
 

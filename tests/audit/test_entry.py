@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import rfc8785
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import audit.entry
@@ -593,6 +593,17 @@ def test_any_entry_round_trips_byte_for_byte(entry: Entry) -> None:
     assert again == entry
     assert canonical_bytes(again) == raw
     assert entry_from_canonical(raw) == entry
+
+
+@settings(max_examples=500)
+@given(entries())
+def test_the_fast_encoder_writes_exactly_what_the_rfc8785_library_does(entry: Entry) -> None:
+    assert canonical_bytes(entry) == rfc8785.dumps(entry_to_json(entry))
+
+
+def test_the_encoders_agree_on_escapes_and_characters_beyond_the_basic_plane() -> None:
+    tricky = decided(request_id='q"\\u2028\u2028\u00e9\U0001f600\ufb01 \u0627\u06f1 end')
+    assert canonical_bytes(tricky) == rfc8785.dumps(entry_to_json(tricky))
 
 
 @given(entries(), entries())

@@ -1,12 +1,16 @@
-"""What the consent layer and fetch tokens cost: each measured against the same run without it.
+"""What consent, the audit log and fetch tokens cost: each against the same run without it.
 
 One invocation, one population, agencies and hubs each in a process of their own (as in
-:mod:`bench.bench_security`). Four hubs run side by side and are measured in turn, rounds
+:mod:`bench.bench_security`). Five hubs run side by side and are measured in turn, rounds
 interleaved in a rotated order so drift spreads over all alike:
 
-- ``secure``: every layer but consent (client TLS, tokens, agency mTLS, fetch tokens);
+- ``secure``: every layer but consent and audit (client TLS, tokens, agency mTLS, fetch
+  tokens);
 - ``consent``: the same plus consent: every check's consent is decided in ``admit``, one
   store transaction per group (SQLite, the default store), and its use recorded;
+- ``audit``: every layer: ``consent`` plus the audit log, every lookup's entry committed
+  (SQLite, a database of its own, every commit durable) before its reply leaves, one
+  transaction per group, checkpoints signed every 1,000 entries or second;
 - ``plain``: client TLS and tokens, agencies in plaintext, no fetch tokens;
 - ``plain+fetch-tokens``: the same, but every Fetch carries a hub-signed token the
   (plaintext) agency verifies, so the difference is the token alone, not TLS.
@@ -18,9 +22,10 @@ file allows), for all hubs alike, so cycling through the caseload is never refus
 
 Measured per hub: one Check at a time (p50, p99), 64 in flight (checks/s, p50, p99), hub +
 agency CPU per check and Fetch calls per check; and for ``secure`` against ``consent`` a
-CheckBatch over every head (heads/s). Medians over ``--runs`` rounds with low and high.
+CheckBatch over every head (heads/s) through ``secure``, ``consent`` and ``audit``. Medians
+over ``--runs`` rounds with low and high.
 
-    .venv/bin/python -m bench.bench_consent [--runs 3] [--checks 300] [--duration 5] [--record]
+    .venv/bin/python -m bench.bench_layers [--runs 3] [--checks 300] [--duration 5] [--record]
 """
 
 from __future__ import annotations
@@ -47,9 +52,8 @@ from bench._stats import (
 )
 from bench.bench_batch import hub_batch
 from bench.bench_security import BearerToken, Hub
-from consent.migrations import upgrade
-from consent.store import sqlite_url
 from gateway.config import SecurityLayers
+from gateway.demo_consent import fresh_demo_databases
 from gateway.pki.tls import client_channel_credentials
 from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
 
@@ -57,12 +61,17 @@ PROGRAM = "livelihood_basket"
 VARIANTS: dict[str, SecurityLayers] = {
     "secure": SecurityLayers(consent=False, audit=False),
     "consent": SecurityLayers(audit=False),
+    "audit": SecurityLayers(),
     "plain": SecurityLayers(agency_mtls=False, fetch_tokens=False, consent=False, audit=False),
     "plain+fetch-tokens": SecurityLayers(agency_mtls=False, consent=False, audit=False),
 }
 """The hubs measured; each pair differs in one layer."""
 
-PAIRS = (("consent", "secure", "consent"), ("fetch tokens", "plain", "plain+fetch-tokens"))
+PAIRS = (
+    ("consent", "secure", "consent"),
+    ("audit log", "consent", "audit"),
+    ("fetch tokens", "plain", "plain+fetch-tokens"),
+)
 """(layer, hub without it, hub with it)."""
 
 FREQUENCY = "max_frequency: {max_uses: 4, per_days: 30}"
@@ -105,8 +114,7 @@ async def run(args: argparse.Namespace) -> Results:
     with tempfile.TemporaryDirectory(prefix="sakha-bench-consent-") as scratch:
         folder = Path(scratch)
         programs = bench_programs(folder / "programs")
-        db_url = sqlite_url(str(folder / "consent.sqlite")).render_as_string(hide_password=False)
-        upgrade(db_url)
+        db_url, audit_db_url = fresh_demo_databases(folder)
         caseload = folder / "heads.txt"
         caseload.write_text("\n".join(heads) + "\n", encoding="utf-8")
         config = {"programs_dir": str(programs)}
@@ -116,7 +124,7 @@ async def run(args: argparse.Namespace) -> Results:
             checking = running.enter_context(
                 _stack.running_agencies(data_dir, hub_keys=material.pki.fetch_token_jwks)
             )
-            agencies = {"secure": mtls, "consent": mtls, "plain": plain}
+            agencies = {"secure": mtls, "consent": mtls, "audit": mtls, "plain": plain}
             agencies["plain+fetch-tokens"] = checking
             credentials = client_channel_credentials(material.pki.ca_cert)
             hubs: dict[str, Hub] = {}
@@ -128,11 +136,12 @@ async def run(args: argparse.Namespace) -> Results:
                         layers,
                         material,
                         db_url=db_url if layers.consent else None,
-                        consents={PROGRAM: caseload} if layers.consent else None,
+                        consents={PROGRAM: caseload} if name == "consent" else None,
                         **config,
+                        **({"audit_db_url": audit_db_url} if layers.audit else {}),
                     )
                 )
-                if layers.consent:
+                if name == "consent":
                     seconds = time.perf_counter() - started
                     results.seeded = (
                         f"{len(heads):,} consents granted in {seconds:.1f} s "
@@ -154,15 +163,16 @@ async def run(args: argparse.Namespace) -> Results:
 async def _batches(
     args: argparse.Namespace, hubs: dict[str, Hub], heads: list[str], results: Results
 ) -> None:
-    """CheckBatch over every head, through ``secure`` and ``consent`` in turn."""
+    """CheckBatch over every head, through ``secure``, ``consent`` and ``audit`` in turn."""
     requests = [
         _stack.check_request(head, PROGRAM, "livelihood_support", f"b-{i}")
         for i, head in enumerate(heads)
     ]
-    names = ["secure", "consent"]
+    names = ["secure", "consent", "audit"]
     rates: dict[str, list[float]] = {name: [] for name in names}
     for round_index in range(args.runs):
-        for name in names[round_index % 2 :] + names[: round_index % 2]:
+        turn = round_index % len(names)
+        for name in names[turn:] + names[:turn]:
             hub = hubs[name]
             async with hub.channel() as channel:
                 stub = _stack.hub_stub(channel)
@@ -180,7 +190,7 @@ async def _batches(
 def report(args: argparse.Namespace, results: Results) -> str:
     """The RESULTS.md section."""
     lines = [
-        "## Consent and fetch tokens (`bench_consent`)",
+        "## Consent, the audit log and fetch tokens (`bench_layers`)",
         "",
         f"{environment_line()}. Population: {results.population}. Program: {PROGRAM} "
         f"(household; {args.runs} interleaved rounds, medians with low–high). Every hub "
@@ -242,8 +252,8 @@ def report(args: argparse.Namespace, results: Results) -> str:
             f"{cpu_added:+.2f} ms",
             f"{1000 * cpu_added / fetches:+.0f} µs" if layer == "fetch tokens" else "—",
         ]
-        if layer == "consent":
-            row.append(f"{results.batch['consent'].ratio(results.batch['secure']):.2f}")
+        if with_it in results.batch:
+            row.append(f"{results.batch[with_it].ratio(results.batch[without]):.2f}")
         else:
             row.append("—")
         pair_rows.append(row)
@@ -264,7 +274,8 @@ def report(args: argparse.Namespace, results: Results) -> str:
         "",
         f"CheckBatch over {results.heads:,} heads: secure "
         f"{results.batch['secure'].show(0)} heads/s, consent "
-        f"{results.batch['consent'].show(0)} heads/s.",
+        f"{results.batch['consent'].show(0)} heads/s, audit "
+        f"{results.batch['audit'].show(0)} heads/s.",
     ]
     return "\n".join(lines)
 
@@ -291,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     text = report(args, results)
     print("\n" + text)
     if args.record:
-        record_section("bench_consent", text)
+        record_section("bench_layers", text)
         print(f"recorded in {os.path.relpath(RESULTS_PATH)}")
 
 
