@@ -24,7 +24,7 @@ from sakha.v1 import audit_pb2 as pb2
 from sakha.v1 import audit_pb2_grpc
 
 from audit import Pseudonymizer, Verifier, entry_from_canonical, leaf_hash
-from audit.store import AuditStore, EntryFilter, StoredCheckpoint
+from audit.store import AuditStore, EntryFilter, Pager, StoredCheckpoint
 from gateway import audit_codec as codec
 from gateway.auth.errors import AuthenticationError, AuthenticationReason
 from gateway.auth.policy import Policy
@@ -35,6 +35,9 @@ from gateway.interceptors import caller_of
 from gateway.status import grpc_errors, grpc_stream_errors
 
 Context = grpc.aio.ServicerContext[Any, Any]
+
+_PAGE = 500
+"""Entries read from the store at a time by a streaming RPC."""
 
 
 class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
@@ -86,14 +89,23 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         where = codec.entry_filter(request, self._pseudonymizers)
         limit = codec.limit(request.limit)
 
-        def run() -> list[pb2.AuditEntry]:
-            return [
-                codec.entry_message(index, data, entry_from_canonical(data))
-                for index, data in self._store.query(where, limit=limit)
-            ]
+        async for index, data in self._pages(where, limit):
+            yield codec.entry_message(index, data, entry_from_canonical(data))
 
-        for message in await asyncio.to_thread(run):
-            yield message
+    async def _pages(
+        self, where: EntryFilter, limit: int | None
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        """The entries ``where`` selects, read a page at a time off the event loop, so a
+        query over the whole log holds one page in memory and a slow reader slows only its
+        own stream."""
+        pager = Pager(limit, _PAGE)
+        while pager.size:
+            page = await asyncio.to_thread(
+                self._store.query_page, where, after=pager.after, limit=pager.size
+            )
+            for item in page:
+                yield item
+            pager.advance(page)
 
     def _latest(self) -> StoredCheckpoint:
         latest = self._store.latest_checkpoint()
@@ -177,14 +189,8 @@ class AuditServicer(audit_pb2_grpc.AuditServiceServicer):
         lang = codec.language(request.lang)
         subjects = codec.pseudonyms(national_id, self._pseudonymizers)
 
-        def run() -> list[pb2.ReportLine]:
-            return [
-                codec.report_line(index, entry_from_canonical(data), subjects, lang)
-                for index, data in self._store.query(EntryFilter(subjects=subjects))
-            ]
-
-        for line in await asyncio.to_thread(run):
-            yield line
+        async for index, data in self._pages(EntryFilter(subjects=subjects), None):
+            yield codec.report_line(index, entry_from_canonical(data), subjects, lang)
 
     @grpc_errors
     async def GetVerifierKey(  # noqa: N802 - gRPC method name

@@ -5,7 +5,15 @@ from audit.store.store import (
     AuditStore,
     AuditStoreError,
     EntryFilter,
+    Pager,
     StoredCheckpoint,
 )
 
-__all__ = ["AuditRecord", "AuditStore", "AuditStoreError", "EntryFilter", "StoredCheckpoint"]
+__all__ = [
+    "AuditRecord",
+    "AuditStore",
+    "AuditStoreError",
+    "EntryFilter",
+    "Pager",
+    "StoredCheckpoint",
+]

@@ -68,6 +68,34 @@ class EntryFilter:
     household member they are."""
 
 
+class Pager:
+    """Walks a query page by page: each page starts after the last index of the one before.
+
+    Args:
+        limit: the most entries in all (None: no limit).
+        page_size: the most entries in one page.
+    """
+
+    def __init__(self, limit: int | None, page_size: int) -> None:
+        self.after = -1
+        self._left = limit
+        self._page_size = page_size
+
+    @property
+    def size(self) -> int:
+        """How many entries to ask for next; 0 when the walk is over."""
+        return self._page_size if self._left is None else min(self._page_size, self._left)
+
+    def advance(self, page: Sequence[tuple[int, bytes]]) -> None:
+        """Note the page just read; a short page ends the walk."""
+        if len(page) < self.size:
+            self._left = 0
+            return
+        self.after = page[-1][0]
+        if self._left is not None:
+            self._left -= len(page)
+
+
 class _Nodes:
     """The tree's stored nodes, read through one connection (a :class:`NodeReader`)."""
 
@@ -257,10 +285,23 @@ class AuditStore:
             start = end
 
     def query(self, where: EntryFilter, *, limit: int | None = None) -> Iterator[tuple[int, bytes]]:
-        """``(index, data)`` of the entries ``where`` selects, oldest first."""
+        """``(index, data)`` of the entries ``where`` selects, oldest first, read in pages."""
+        pager = Pager(limit, _QUERY_PAGE)
+        while pager.size:
+            page = self.query_page(where, after=pager.after, limit=pager.size)
+            yield from page
+            pager.advance(page)
+
+    def query_page(
+        self, where: EntryFilter, *, after: int = -1, limit: int = 1000
+    ) -> list[tuple[int, bytes]]:
+        """Up to ``limit`` entries ``where`` selects with an index above ``after``, in order.
+
+        One read transaction; page on with the last index returned (the log only grows, so
+        pages never skip or repeat an entry).
+        """
         table = audit_entries
-        statement = sa.select(table.c.idx, table.c.data).order_by(table.c.idx)
-        conditions: list[sa.ColumnElement[bool]] = []
+        conditions: list[sa.ColumnElement[bool]] = [table.c.idx > after]
         if where.since is not None:
             conditions.append(table.c.at >= where.since)
         if where.until is not None:
@@ -291,13 +332,15 @@ class AuditStore:
                     )
                 )
             )
-        if conditions:
-            statement = statement.where(*conditions)
-        if limit is not None:
-            statement = statement.limit(limit)
+        statement = (
+            sa.select(table.c.idx, table.c.data)
+            .where(*conditions)
+            .order_by(table.c.idx)
+            .limit(limit)
+        )
         with self._read() as connection:
             rows = connection.execute(statement).all()
-        yield from ((int(r.idx), bytes(r.data)) for r in rows)
+        return [(int(r.idx), bytes(r.data)) for r in rows]
 
     def root_at(self, size: int) -> bytes:
         """The root of the tree of the first ``size`` entries."""
@@ -365,6 +408,9 @@ class AuditStore:
             ).first()
         return None if row is None else _stored(row)
 
+
+_QUERY_PAGE = 1000
+"""Entries one query page reads (a streamed query holds one page in memory at a time)."""
 
 _ROWS_PER_INSERT = 500
 """Rows of one multi-row INSERT (within both backends' limits on bound parameters)."""

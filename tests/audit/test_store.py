@@ -165,6 +165,22 @@ def test_queries_filter_by_every_column(store: AuditStore) -> None:
     assert [i for i, _ in store.query(EntryFilter(), limit=3)] == [0, 1, 2]
 
 
+def test_queries_read_page_by_page_and_return_the_same(
+    store: AuditStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.append([record(n) for n in range(30)])
+    where = EntryFilter(organisation_id="relief")
+    whole = list(store.query(where))
+    monkeypatch.setattr("audit.store.store._QUERY_PAGE", 4)
+    assert list(store.query(where)) == whole
+    assert list(store.query(where, limit=9)) == whole[:9]
+    assert list(store.query(where, limit=8)) == whole[:8]
+    assert [i for i, _ in store.query_page(where, after=whole[3][0], limit=2)] == [
+        whole[4][0],
+        whole[5][0],
+    ]
+
+
 @pytest.mark.parametrize(
     "statement",
     [

@@ -41,6 +41,16 @@ async def test_query_streams_every_entry_with_its_leaf_data_verbatim(hub: AuditH
     assert has_no_national_id(entries)
 
 
+async def test_streams_read_the_log_a_page_at_a_time(
+    hub: AuditHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gateway.audit_service._PAGE", 2)
+    assert _indexes(await hub.call("Query", pb2.QueryRequest())) == [0, 1, 2, 3, 4]
+    assert _indexes(await hub.call("Query", pb2.QueryRequest(limit=3))) == [0, 1, 2]
+    report = await hub.call("SubjectReport", pb2.SubjectReportRequest(national_id=SUBJECT))
+    assert len(report) == 2
+
+
 async def test_query_decodes_the_entry_for_display(hub: AuditHub) -> None:
     first, refused, failed, _, anonymous = await hub.call("Query", pb2.QueryRequest())
     assert first.time.ToDatetime(tzinfo=dt.UTC) == T0
