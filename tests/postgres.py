@@ -7,6 +7,9 @@ server fails the run instead of silently halving the store tests.
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -36,3 +39,20 @@ def postgres_url() -> str:
     if os.environ.get(REQUIRE) == "1":
         pytest.fail(f"{reason}, and {REQUIRE}=1")
     pytest.skip(reason)
+
+
+@contextmanager
+def fresh_schema(prefix: str) -> Iterator[sa.URL]:
+    """A new, empty schema on the machine's PostgreSQL, dropped afterwards: its URL, whose
+    connections see only it (``search_path``)."""
+    server = postgres_url()
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield sa.make_url(server).update_query_dict({"options": f"-csearch_path={schema}"})
+    finally:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()

@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from gateway.demo_security import DemoSecurity
 
@@ -15,28 +16,70 @@ SAKHA = [sys.executable, "-m", "gateway.cli"]
 """The ``sakha`` command of this interpreter."""
 
 
-@asynccontextmanager
-async def serving(*args: str, ready: str) -> AsyncIterator[re.Match[str]]:
-    """Run ``sakha *args`` until it prints a line matching ``ready``; SIGTERM it after."""
+@dataclass
+class Server:
+    """A ``sakha`` server process that said it was ready; its output is read to the end
+    in the background (a full pipe would block it) and kept."""
+
+    proc: asyncio.subprocess.Process
+    ready: re.Match[str]
+    output: list[str]
+    reader: asyncio.Task[None]
+
+    async def stop(self) -> int:
+        """SIGTERM it, wait for it to exit; its exit code."""
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(self.proc.wait(), 30)
+        await self.reader
+        return self.proc.returncode or 0
+
+    async def kill(self) -> None:
+        """SIGKILL it: no shutdown, no flush."""
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(self.proc.wait(), 30)
+        await self.reader
+
+
+async def start_server(*args: str, ready: str) -> Server:
+    """Run ``sakha *args`` until it prints a line matching ``ready``."""
     proc = await asyncio.create_subprocess_exec(
         *SAKHA, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
     )
-    assert proc.stdout is not None
+    stdout = proc.stdout
+    assert stdout is not None
     seen: list[str] = []
     try:
         while True:
-            line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+            line = (await asyncio.wait_for(stdout.readline(), 60)).decode()
             if not line:
                 raise AssertionError("exited early:\n" + "".join(seen))
             seen.append(line)
             if match := re.search(ready, line):
                 break
-        yield match
-    finally:
+    except BaseException:
         if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(proc.communicate(), 30)
-    assert proc.returncode == 0, "".join(seen)
+            proc.kill()
+        await proc.wait()
+        raise
+
+    async def read_rest() -> None:
+        while line := await stdout.readline():
+            seen.append(line.decode())
+
+    return Server(proc, match, seen, asyncio.create_task(read_rest()))
+
+
+@asynccontextmanager
+async def serving(*args: str, ready: str) -> AsyncIterator[re.Match[str]]:
+    """Run ``sakha *args`` until it prints a line matching ``ready``; SIGTERM it after."""
+    server = await start_server(*args, ready=ready)
+    try:
+        yield server.ready
+    finally:
+        code = await server.stop()
+    assert code == 0, "".join(server.output)
 
 
 def secure_config_lines(security: DemoSecurity) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ from consent import (
 from consent.database import create_store_engine, sqlite_url
 from consent.migrations import upgrade
 from consent.store import ConsentStore
-from tests.postgres import postgres_url
+from tests.postgres import fresh_schema, postgres_url
 
 
 def national_id(first_nine: str) -> str:
@@ -160,17 +159,9 @@ def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.URL]
     if request.param == "sqlite":
         yield sqlite_url(str(tmp_path / "consent.sqlite"))
         return
-    server: str = request.getfixturevalue("postgres_server")
-    schema = f"sakha_consent_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server)
-    with admin.begin() as connection:
-        connection.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield sa.make_url(server).update_query_dict({"options": f"-csearch_path={schema}"})
-    finally:
-        with admin.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    request.getfixturevalue("postgres_server")
+    with fresh_schema("sakha_consent") as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping
 from contextlib import closing
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sakha.v1 import eligibility_pb2 as pb2
 
 from audit import Decision, Entry, Refusal, entry_from_canonical
-from audit.store import EntryFilter
+from audit.store import AuditStore, EntryFilter
 from gateway.cli import main
 from tests.e2e.test_check import request, sample
 from tests.e2e.test_consent import ConsentStack, _refusal, consented
@@ -175,3 +176,31 @@ async def test_the_log_exports_and_verifies_offline_and_a_changed_byte_is_caught
         runner.invoke, main, ["audit", "verify", "--bundle", str(bundle), "--vkey", vkey]
     )
     assert tampered.exit_code == 1, tampered.output
+
+
+async def assert_receipts_logged(stack: ConsentStack, receipts: Mapping[str, int]) -> None:
+    """The log of ``stack`` after its hubs stopped: dense, every receipt (request id ->
+    index) naming its own check's entry, each such check logged once, its last checkpoint
+    covering the whole log, and ``sakha audit verify`` passing on the database."""
+    store = AuditStore.open(stack.audit_db_url)
+    try:
+        size, _ = store.head()
+        logged = {index: entry_from_canonical(data) for index, data in store.entries()}
+        latest = store.latest_checkpoint()
+    finally:
+        store.close()
+    assert sorted(logged) == list(range(size))  # no gap, no duplicate index
+    for request_id, index in receipts.items():
+        assert logged[index].request_id == request_id
+    per_request = Counter(entry.request_id for entry in logged.values())
+    assert all(per_request[request_id] == 1 for request_id in receipts)
+    assert latest is not None
+    assert latest.size == size
+    audit = stack.stack.hub.audit
+    assert audit is not None
+    verified = await asyncio.to_thread(
+        CliRunner().invoke,
+        main,
+        ["audit", "verify", "--db", stack.audit_db_url, "--vkey", audit.verifier_key],
+    )
+    assert verified.exit_code == 0, verified.output

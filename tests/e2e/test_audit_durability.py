@@ -9,7 +9,6 @@ each of those indexes is that very lookup, the indexes are dense, and the log ve
 from __future__ import annotations
 
 import asyncio
-import re
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,18 +16,14 @@ from typing import Any
 
 import grpc
 import pytest
-from click.testing import CliRunner
 from sakha.v1 import eligibility_pb2 as pb2
 from sakha.v1 import eligibility_pb2_grpc
 
-from audit import entry_from_canonical
-from audit.store import AuditStore
-from gateway.cli import main
 from tests.e2e.conftest import hub_channel
-from tests.e2e.test_audit import consented, registry_rows
+from tests.e2e.test_audit import assert_receipts_logged, consented, registry_rows
 from tests.e2e.test_check import request
 from tests.e2e.test_consent import EPIDEMIC, ConsentStack, hub_yaml
-from tests.processes import SAKHA, serving
+from tests.processes import serving, start_server
 
 __all__ = ["consented"]
 
@@ -81,29 +76,6 @@ async def _batches(stub: Any, stream_no: int, subjects: list[str], receipts: Rec
             receipts.add(reply.request_id, reply.audit_index)
 
 
-async def _drain(stream: asyncio.StreamReader) -> None:
-    """Read the hub's output to its end, so that a full pipe never blocks it."""
-    while await stream.readline():
-        pass
-
-
-async def _start(config: Path) -> tuple[asyncio.subprocess.Process, asyncio.Task[None], int]:
-    """Start ``sakha serve``; the process, the task reading its output, and its port."""
-    hub = await asyncio.create_subprocess_exec(
-        *SAKHA, "serve", "--config", str(config),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    assert hub.stdout is not None
-    seen: list[str] = []
-    while True:
-        line = (await asyncio.wait_for(hub.stdout.readline(), 60)).decode()
-        if not line:
-            raise AssertionError("the hub exited early:\n" + "".join(seen))
-        seen.append(line)
-        if match := re.search(r"port (\d+)", line):
-            return hub, asyncio.create_task(_drain(hub.stdout)), int(match.group(1))
-
-
 @pytest.mark.slow
 async def test_a_hub_killed_under_load_loses_no_received_replys_entry(
     consented: ConsentStack, tmp_path: Path
@@ -113,9 +85,9 @@ async def test_a_hub_killed_under_load_loses_no_received_replys_entry(
     security = consented.stack.security
     assert security is not None
     config = hub_yaml(consented, tmp_path / "hub.yaml")
-    hub, output, port = await _start(config)
+    hub = await start_server("serve", "--config", str(config), ready=r"port (\d+)")
     receipts = Receipts()
-    channel = hub_channel(port, security)
+    channel = hub_channel(int(hub.ready.group(1)), security)
     try:
         stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
         load = [
@@ -123,16 +95,12 @@ async def test_a_hub_killed_under_load_loses_no_received_replys_entry(
             *(asyncio.create_task(_batches(stub, b, subjects, receipts)) for b in range(BATCHES)),
         ]
         await asyncio.wait_for(receipts.enough.wait(), 60)
-        hub.send_signal(signal.SIGKILL)
-        await asyncio.wait_for(hub.wait(), 10)
+        await hub.kill()
         failures = await asyncio.gather(*load, return_exceptions=True)
     finally:
         await channel.close(None)
-        if hub.returncode is None:
-            hub.kill()
-            await hub.wait()
-        await output
-    assert hub.returncode == -signal.SIGKILL
+        await hub.kill()
+    assert hub.proc.returncode == -signal.SIGKILL
     # Every stream ended with the hub: a gRPC error, not a wrong assertion.
     assert all(isinstance(f, grpc.aio.AioRpcError) for f in failures), failures
     received = dict(receipts.by_request)
@@ -141,23 +109,4 @@ async def test_a_hub_killed_under_load_loses_no_received_replys_entry(
     # Restart on the same database; it starts, signs a checkpoint of the whole log, stops.
     async with serving("serve", "--config", str(config), ready=r"port (\d+)"):
         pass
-    store = AuditStore.open(consented.audit_db_url)
-    try:
-        size, _ = store.head()
-        logged = {index: entry_from_canonical(data) for index, data in store.entries()}
-        latest = store.latest_checkpoint()
-    finally:
-        store.close()
-    assert sorted(logged) == list(range(size))
-    for request_id, index in received.items():
-        assert logged[index].request_id == request_id
-    assert latest is not None
-    assert latest.size == size
-    audit = consented.stack.hub.audit
-    assert audit is not None
-    verified = await asyncio.to_thread(
-        CliRunner().invoke,
-        main,
-        ["audit", "verify", "--db", consented.audit_db_url, "--vkey", audit.verifier_key],
-    )
-    assert verified.exit_code == 0, verified.output
+    await assert_receipts_logged(consented, received)
