@@ -16,6 +16,7 @@ from sakha.v1.connector_pb2 import DescribeRequest as PB2DescribeRequest
 from adapters import codec
 from adapters.sdk import AgencyDescription, FetchQuery, FetchResult
 from adapters.server import MAX_MESSAGE_BYTES
+from adapters.telemetry import trace_metadata
 
 CHANNEL_OPTIONS: tuple[tuple[str, int], ...] = (
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -78,14 +79,17 @@ class ConnectorClient:
         """Ask the adapter ``query``; ``description`` (from :meth:`describe`) checks the answer.
 
         ``token`` is the hub's fetch token for this query (:mod:`adapters.fetch_token`),
-        sent as ``authorization: Bearer <token>``.
+        sent as ``authorization: Bearer <token>``; the current span's trace context goes as
+        ``traceparent`` (:mod:`adapters.telemetry`).
 
         Raises:
             grpc.aio.AioRpcError: the call failed (deadline, unavailable, rejected...).
             MalformedResponseError: the answer does not fit the query or the description.
             UnknownAttributeError: ``query`` names an attribute ``description`` lacks.
         """
-        metadata = None if token is None else (("authorization", f"Bearer {token}"),)
+        metadata = trace_metadata()
+        if token is not None:
+            metadata += (("authorization", f"Bearer {token}"),)
         response = await self._stub.Fetch(
             codec.encode_query(query), timeout=timeout, metadata=metadata
         )

@@ -40,6 +40,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
+from opentelemetry.trace import SpanKind
 from sakha.v1 import connector_pb2, connector_pb2_grpc
 from sakha.v1.connector_pb2 import DescribeRequest as PB2DescribeRequest
 from sakha.v1.connector_pb2 import DescribeResponse as PB2DescribeResponse
@@ -71,6 +72,7 @@ from adapters.pki._credentials import adapter_credentials
 from adapters.pki.material import PkiLayout, TlsFiles
 from adapters.pki.peer import UnauthenticatedPeerError, WrongPeerError
 from adapters.sdk import Adapter
+from adapters.telemetry import context_from_metadata, tracer
 
 _LOG = logging.getLogger(__name__)
 
@@ -185,8 +187,15 @@ class ConnectorServicer(connector_pb2_grpc.ConnectorServiceServicer):
         request: PB2FetchRequest,
         context: grpc.aio.ServicerContext[Any, Any],
     ) -> PB2FetchResponse:
-        """Answer many subjects x attributes and predicates in one call."""
-        return await self._answer(context, self._fetch(request, context))
+        """Answer many subjects x attributes and predicates in one call, in a span joined to
+        the hub's trace (the ``traceparent`` of the call)."""
+        with tracer().start_as_current_span(
+            "Fetch",
+            context=context_from_metadata(context.invocation_metadata()),
+            kind=SpanKind.SERVER,
+            attributes={"sakha.agency": self._adapter.describe().agency_id},
+        ):
+            return await self._answer(context, self._fetch(request, context))
 
     async def _describe(self) -> PB2DescribeResponse:
         description = self._adapter.describe()

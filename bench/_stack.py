@@ -213,11 +213,14 @@ class Child:
 
 
 @contextlib.contextmanager
-def child(role: str, *arguments: str) -> Iterator[Child]:
+def child(
+    role: str, *arguments: str, env: Mapping[str, str] | None = None, quiet: bool = False
+) -> Iterator[Child]:
     """Run ``python -m bench._stack role arguments…`` until the block ends.
 
     Yields once the child printed its ready line. Leaving the block closes the child's
-    standard input (its signal to stop), then escalates to SIGTERM and SIGKILL.
+    standard input (its signal to stop), then escalates to SIGTERM and SIGKILL. ``env``
+    adds to this process's environment; ``quiet`` sends the child's stderr to /dev/null.
 
     Raises:
         RuntimeError: the child exited or stayed silent instead of getting ready.
@@ -228,7 +231,9 @@ def child(role: str, *arguments: str) -> Iterator[Child]:
         [*command, *arguments],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL if quiet else None,
         cwd=REPO_ROOT,
+        env=None if env is None else {**os.environ, **env},
     )
     try:
         yield Child(process, _read_ready(process, role), spawned)
@@ -318,6 +323,7 @@ def running_secured_hub(
     *,
     db_url: str | None = None,
     consents: Mapping[str, Path] | None = None,
+    env: Mapping[str, str] | None = None,
     **config: Any,
 ) -> Iterator[Stack]:
     """A hub with the parts of its security ``security`` names, connected to ``agencies``.
@@ -325,7 +331,8 @@ def running_secured_hub(
     ``material`` is :func:`prepare_security`'s; ``agencies`` must serve mutual TLS exactly
     when ``security.agency_mtls`` is set. With the consent layer on, ``db_url`` is its
     (migrated) store and ``consents`` names, per program, a file of subjects (one per line)
-    whose consents the hub grants itself before it reports ready.
+    whose consents the hub grants itself before it reports ready. ``env`` adds to the hub
+    process's environment (``OTEL_*``); with it, the hub's stderr goes to /dev/null.
     """
     if security == ALL_OFF:
         with _hub_child(agencies, config) as stack:
@@ -338,15 +345,27 @@ def running_secured_hub(
         "db_url": db_url,
         "consents": {p: str(path) for p, path in (consents or {}).items()},
     }
-    with _hub_child(agencies, config, "--security", json.dumps(described)) as stack:
+    with _hub_child(agencies, config, "--security", json.dumps(described), env=env) as stack:
         yield stack
 
 
 @contextlib.contextmanager
-def _hub_child(agencies: Child, config: Mapping[str, Any], *extra: str) -> Iterator[Stack]:
+def _hub_child(
+    agencies: Child,
+    config: Mapping[str, Any],
+    *extra: str,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[Stack]:
     targets = agencies.ready["targets"]
     with child(
-        "hub", "--targets", json.dumps(targets), "--config", json.dumps(config), *extra
+        "hub",
+        "--targets",
+        json.dumps(targets),
+        "--config",
+        json.dumps(config),
+        *extra,
+        env=env,
+        quiet=env is not None,
     ) as hub:
         stamps = hub.ready.get("stamps", {})
         yield Stack(
@@ -371,6 +390,16 @@ def running_stack(data_dir: Path, *, layout: str = "split", **config: float) -> 
     with child("both", "--data-dir", str(data_dir), "--config", json.dumps(config)) as both:
         targets = tuple((a, t) for a, t in both.ready["targets"])
         yield Stack(f"127.0.0.1:{both.ready['port']}", both.pid, both.pid, targets)
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every stack benchmark takes: population, rounds and load."""
+    parser.add_argument("--households", type=int, default=10_000)
+    parser.add_argument("--data-dir", type=Path, default=None)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--checks", type=int, default=300, help="Checks per c1 run.")
+    parser.add_argument("--duration", type=float, default=5.0, help="Seconds per loaded run.")
+    parser.add_argument("--concurrency", type=int, default=64)
 
 
 def free_port() -> int:
@@ -701,6 +730,7 @@ def _die_with_parent(parent_pid: int) -> None:
 async def _serve(args: argparse.Namespace) -> None:
     from adapters.pki.material import PkiLayout  # noqa: PLC0415
     from adapters.simulated.host import start_simulated_agencies  # noqa: PLC0415
+    from adapters.telemetry import configure_telemetry  # noqa: PLC0415
     from gateway.hub import start_hub  # noqa: PLC0415
 
     stamps = {"main": time.monotonic()}
@@ -723,6 +753,7 @@ async def _serve(args: argparse.Namespace) -> None:
         if args.role in ("hub", "both"):
             targets = agencies.targets() if agencies is not None else json.loads(args.targets)
             security = json.loads(args.security) if args.security else None
+            configure_telemetry("sakha-hub")  # the OTEL_* variables the parent gave
             hub = await start_hub(_hub_config(targets, config, security))
             stamps["hub"] = time.monotonic()
             if security is not None and security.get("consents"):

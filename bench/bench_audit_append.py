@@ -119,19 +119,28 @@ def _sqlite(folder: Path) -> sa.Engine:
 def _postgres(url: str) -> Callable[[Path], sa.Engine]:
     def fresh(folder: Path) -> sa.Engine:
         del folder
-        engine = create_store_engine(url)
-        with engine.begin() as connection:
-            connection.execute(sa.text("DROP SCHEMA IF EXISTS bench_audit CASCADE"))
-            connection.execute(sa.text("CREATE SCHEMA bench_audit"))
-        engine.dispose()
-        scoped = sa.make_url(url).update_query_dict({"options": "-csearch_path=bench_audit"})
+        scoped = postgres_schema(url, "bench_audit")
         AUDIT_MIGRATIONS.upgrade(scoped)
         return create_store_engine(scoped)
 
     return fresh
 
 
-def _reachable(url: str) -> bool:
+def postgres_schema(url: str, schema: str) -> str:
+    """``schema`` on the server at ``url``, dropped and made anew: a URL that sees only it."""
+    engine = create_store_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            connection.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    finally:
+        engine.dispose()
+    scoped = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    return scoped.render_as_string(hide_password=False)
+
+
+def reachable(url: str) -> bool:
+    """Whether the PostgreSQL server at ``url`` answers."""
     engine = create_store_engine(url, connect_args={"connect_timeout": 2})
     try:
         with engine.connect():
@@ -255,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(profile(folder, args.entries))
             return
         backends = [Backend("SQLite", _sqlite)]
-        if args.postgres and _reachable(args.postgres):
+        if args.postgres and reachable(args.postgres):
             backends.append(Backend("PostgreSQL", _postgres(args.postgres)))
         results = {backend.name: measure(backend, args, folder) for backend in backends}
     text = report(args, results)

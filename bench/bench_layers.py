@@ -40,6 +40,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench import _stack, bench_security
 from bench._stats import (
@@ -117,7 +118,7 @@ async def run(args: argparse.Namespace) -> Results:
         db_url, audit_db_url = fresh_demo_databases(folder)
         caseload = folder / "heads.txt"
         caseload.write_text("\n".join(heads) + "\n", encoding="utf-8")
-        config = {"programs_dir": str(programs)}
+        config: dict[str, Any] = {"programs_dir": str(programs)}
         with contextlib.ExitStack() as running:
             mtls = running.enter_context(_stack.running_agencies(data_dir, pki=material.pki.folder))
             plain = running.enter_context(_stack.running_agencies(data_dir))
@@ -138,7 +139,7 @@ async def run(args: argparse.Namespace) -> Results:
                         db_url=db_url if layers.consent else None,
                         consents={PROGRAM: caseload} if name == "consent" else None,
                         **config,
-                        **({"audit_db_url": audit_db_url} if layers.audit else {}),
+                        audit_db_url=audit_db_url if layers.audit else None,
                     )
                 )
                 if name == "consent":
@@ -283,12 +284,7 @@ def report(args: argparse.Namespace, results: Results) -> str:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--households", type=int, default=10_000)
-    parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--checks", type=int, default=300, help="Checks per c1 run.")
-    parser.add_argument("--duration", type=float, default=5.0, help="Seconds per c64 run.")
-    parser.add_argument("--concurrency", type=int, default=64)
+    _stack.add_load_arguments(parser)
     parser.add_argument("--record", action="store_true", help="Write bench/RESULTS.md.")
     args = parser.parse_args(argv)
     args.programs = [PROGRAM]  # what bench_security's measuring loop reads

@@ -18,11 +18,11 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from google.rpc import code_pb2, error_details_pb2
 
 from adapters.national_id import is_valid_national_id
 from audit import (
@@ -33,6 +33,7 @@ from audit import (
     Caller,
     Decision,
     Entry,
+    Failure,
     Program,
     Pseudonymizer,
     Refusal,
@@ -45,17 +46,25 @@ from audit import (
     predicate_text,
 )
 from audit.store import AuditRecord, AuditStore
+from consent import Allowed
+from gateway import metrics
+from gateway.availability import Availability
 from gateway.checking import CheckOutcome
 from gateway.coalescer import Coalescer, Waiting
-from gateway.command import CheckCommand
+from gateway.command import AdmittedCheck, CheckCommand
 from gateway.consent_gate import utc_now
 from gateway.engine.outcome import SourceStatus
 from gateway.engine.planner import Plan
 from gateway.errors import AuditUnavailableError
 from gateway.programs.model import Program as HubProgram
-from gateway.status import status_for
+from gateway.status import code_and_reason
 
 _log = logging.getLogger(__name__)
+
+APPEND_WINDOW_S = 0.05
+"""The longest a group waits for the append in progress (it goes as soon as that ends)."""
+APPEND_MAX_GROUPS = 64
+"""Groups written in one append at most."""
 
 _IDENTIFIER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 _STATUSES = {
@@ -75,7 +84,16 @@ class Refused:
     error: Exception
 
 
-Recordable = CheckOutcome | Refused
+@dataclass(frozen=True)
+class Failed:
+    """An admitted command whose group failed or was abandoned after agencies may have been
+    asked about its subject: it is recorded as a failure, with the error."""
+
+    admitted: AdmittedCheck
+    error: BaseException
+
+
+Recordable = CheckOutcome | Refused | Failed
 """What one audit entry records."""
 
 
@@ -110,21 +128,6 @@ def _subject(
     )
 
 
-def _reason(exc: Exception) -> tuple[str, str]:
-    """The gRPC code name and the stable reason a refusal is reported with."""
-    status = status_for(exc)
-    reason = ""
-    for detail in status.details:
-        info = error_details_pb2.ErrorInfo()
-        if detail.Unpack(info):
-            reason = info.reason
-            break
-        bad = error_details_pb2.BadRequest()
-        if detail.Unpack(bad) and bad.field_violations:
-            reason = bad.field_violations[0].reason
-    return code_pb2.Code.Name(status.code), reason or "REFUSED"
-
-
 Asked = Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]]
 """Per agency, the attribute names and predicate texts a plan asks it."""
 
@@ -144,8 +147,38 @@ def asked_by(the_plan: Plan) -> Asked:
 
 def refusal_entry(item: Refused, pseudonymizer: Pseudonymizer, now: dt.datetime) -> Entry:
     """The entry of a command refused in ``admit``: nobody was asked about its subject."""
-    command = item.command
-    code, reason = _reason(item.error)
+    code, reason = code_and_reason(item.error)
+    return _unanswered(item.command, Refusal(Stage.ADMIT, code, reason), None, pseudonymizer, now)
+
+
+def failure_entry(item: Failed, pseudonymizer: Pseudonymizer, now: dt.datetime) -> Entry:
+    """The entry of an admitted command whose group failed: agencies may have been asked
+    about its subject, but no answer was recorded (``CANCELLED`` when every caller left)."""
+    if isinstance(item.error, asyncio.CancelledError):
+        code, reason = "CANCELLED", "CALLER_GONE"
+    elif isinstance(item.error, Exception):
+        code, reason = code_and_reason(item.error, default="FAILED")
+    else:
+        code, reason = "INTERNAL", "HUB_STOPPED"
+    admitted = item.admitted
+    basis = _basis(admitted.basis)
+    return _unanswered(admitted.command, Failure(code, reason), basis, pseudonymizer, now)
+
+
+def _basis(allowed: Allowed | None) -> Basis | None:
+    """The consent or mandate a check went ahead under, as the entry records it."""
+    if allowed is None:
+        return None
+    return Basis(BasisKind(str(allowed.basis)), allowed.reference)
+
+
+def _unanswered(
+    command: CheckCommand,
+    result: Refusal | Failure,
+    basis: Basis | None,
+    pseudonymizer: Pseudonymizer,
+    now: dt.datetime,
+) -> Entry:
     return Entry(
         time=now,
         request_id=_request_id(command.request_id),
@@ -155,9 +188,9 @@ def refusal_entry(item: Refused, pseudonymizer: Pseudonymizer, now: dt.datetime)
         purpose=_identifier(command.purpose),
         program=Program(_identifier(command.program_id), None, None),
         subject=_subject(command.subject, pseudonymizer),
-        basis=None,
+        basis=basis,
         agencies=(),
-        result=Refusal(Stage.ADMIT, code, reason),
+        result=result,
     )
 
 
@@ -192,10 +225,15 @@ def outcome_entry(
         purpose=command.purpose,
         program=Program(program.id, program.version, program.ruleset_digest),
         subject=_subject(command.subject, pseudonymizer, outcome.members),
-        basis=None if basis is None else Basis(BasisKind(str(basis.basis)), basis.reference),
+        basis=_basis(basis),
         agencies=tuple(agencies),
         result=Decision(Verdict(evaluation.decision.name), tuple(evaluation.reason_codes)),
     )
+
+
+def _appended(started: float, result: str) -> None:
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    metrics.AUDIT_APPEND_DURATION.record(elapsed_ms, {"sakha.result": result})
 
 
 class AuditLog:
@@ -232,11 +270,28 @@ class AuditLog:
         self._unsigned = 0
         self._due = asyncio.Event()
         self._singles: Coalescer[None, Refused, int] = Coalescer(
-            self._record_singles, window_s=0.05, max_items=1000, max_in_flight=1
+            self._record_singles,
+            window_s=0.05,
+            max_items=1000,
+            max_in_flight=1,
+            abandonable=False,
         )
-        self._writable = True
-        self.on_writable: Callable[[bool], None] = lambda writable: None
-        """Called when the log stops (False) or starts again (True) accepting appends."""
+        # One append at a time per hub: the groups that arrive while it runs go together in
+        # the next, so under load the log's lock is taken once for many groups.
+        self._appends: Coalescer[None, list[AuditRecord], int] = Coalescer(
+            self._append_groups,
+            window_s=APPEND_WINDOW_S,
+            max_items=APPEND_MAX_GROUPS,
+            max_in_flight=1,
+            abandonable=False,
+        )
+        self.availability = Availability("audit log")
+        """Down while appends fail; up again after the next that succeeds."""
+
+    @property
+    def unsigned(self) -> int:
+        """Entries appended (by this hub) since its last checkpoint: the signing backlog."""
+        return self._unsigned
 
     @property
     def store(self) -> AuditStore:
@@ -262,6 +317,9 @@ class AuditLog:
             if isinstance(item, Refused):
                 entries.append(refusal_entry(item, self._pseudonymizer, now))
                 continue
+            if isinstance(item, Failed):
+                entries.append(failure_entry(item, self._pseudonymizer, now))
+                continue
             program = item.program
             if program.id not in asked:
                 asked[program.id] = asked_by(self._plan_for(program))
@@ -275,19 +333,36 @@ class AuditLog:
             AuditUnavailableError: the log could not be written (nothing of the group was).
         """
         records = [AuditRecord.of(entry) for entry in self.entries(items)]
+        first = await self._appends.submit(None, records)
+        return list(range(first, first + len(records)))
+
+    async def _append_groups(
+        self, key: None, groups: Sequence[list[AuditRecord]], waiting: Waiting
+    ) -> list[int]:
+        """Append the groups that gathered while the last append ran in one transaction
+        (each group stays whole and in order); each group's first index."""
+        del key, waiting  # appended whether or not their callers still wait
+        records = [record for group in groups for record in group]
+        started = time.perf_counter()
         try:
             first = await asyncio.to_thread(self._store.append, records)
         except sa.exc.SQLAlchemyError as exc:
-            self._set_writable(False)
+            _appended(started, "failed")
+            self.availability.report(up=False)
             _log.error("audit log unwritable: %s", exc)
             raise AuditUnavailableError(
                 "the audit log cannot be written; no check can be answered unrecorded"
             ) from exc
-        self._set_writable(True)
+        _appended(started, "ok")
+        self.availability.report(up=True)
         self._unsigned += len(records)
         if self._unsigned >= self._checkpoint_entries:
             self._due.set()
-        return list(range(first, first + len(records)))
+        firsts = []
+        for group in groups:
+            firsts.append(first)
+            first += len(group)
+        return firsts
 
     async def record_refusal(self, item: Refused) -> int:
         """Record one refused single check, in one transaction with concurrent ones."""
@@ -298,11 +373,6 @@ class AuditLog:
     ) -> list[int]:
         del key, waiting  # recorded whether or not its caller still waits
         return await self.record(group)
-
-    def _set_writable(self, writable: bool) -> None:
-        if writable != self._writable:
-            self._writable = writable
-            self.on_writable(writable)
 
     async def checkpoints(self) -> None:
         """Sign checkpoints until cancelled: when enough entries are new, or every interval."""

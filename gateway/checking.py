@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from adapters.sdk import Predicate, Value
+from adapters.telemetry import span_under
 from consent import Allowed
 from gateway.coalescer import Waiting
 from gateway.command import AdmittedCheck, CheckCommand
@@ -123,7 +124,8 @@ class Checker:
         program = group[0].program
         purpose = group[0].command.purpose
         as_of = self._today()
-        the_plan = self.plan_for(program, as_of)
+        with span_under("plan", None, attributes={"sakha.program": program.id}):
+            the_plan = self.plan_for(program, as_of)
 
         def wanted() -> dict[str, float | None]:
             now = time.monotonic()
@@ -151,6 +153,18 @@ class Checker:
             wanted=wanted,
             basis=[a.basis.reference for a in group if a.basis is not None],
         )
+        with span_under("evaluate", None, attributes={"sakha.checks": len(group)}):
+            return self._evaluated(group, units, the_plan, as_of)
+
+    def _evaluated(
+        self,
+        group: Sequence[AdmittedCheck],
+        units: Mapping[str, AssembledUnit],
+        the_plan: Plan,
+        as_of: dt.date,
+    ) -> list[CheckOutcome]:
+        """Each check's outcome from its unit's facts (a subject repeated is evaluated once)."""
+        program = group[0].program
         evaluations: dict[str, Evaluation] = {}
         outcomes = []
         for admitted in group:

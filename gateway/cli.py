@@ -133,6 +133,7 @@ def demo(
         insecure=insecure,
         profile_path=profile_path,
     )
+    _telemetry("sakha-demo")
     asyncio.run(run_demo(options, Console(soft_wrap=True, highlight=False)))
 
 
@@ -149,6 +150,7 @@ def serve(config_path: Path, insecure: bool) -> None:
     from gateway.hub import start_hub  # noqa: PLC0415 - keeps client commands light
 
     config = load_hub_config(config_path, insecure=insecure)
+    _telemetry("sakha-hub")
 
     async def run() -> None:
         hub = await start_hub(config)
@@ -224,6 +226,7 @@ def adapter_serve(
 
     async def run() -> None:
         loaded = load_adapter_config(config_path, variables=pairs)
+        _telemetry(f"sakha-adapter-{loaded.describe().agency_id}")
         tls = None if tls_dir is None else PkiLayout(tls_dir)
         if tls is None:
             click.echo("INSECURE: plaintext, any caller may ask — local debugging only", err=True)
@@ -602,6 +605,16 @@ def db_upgrade(db_url: str, audit_db_url: str | None) -> None:
         except (ConsentError, sa.exc.SQLAlchemyError, ValueError) as exc:
             raise click.ClickException(f"{migrations.store} database: {one_line(exc)}") from exc
         click.echo(f"{migrations.store} database at revision {revision}")
+
+
+def _telemetry(service_name: str) -> None:
+    """Install the OpenTelemetry exporters the ``OTEL_*`` variables ask for (none by default)."""
+    from adapters.telemetry import TelemetryConfigError, configure_telemetry  # noqa: PLC0415
+
+    try:
+        configure_telemetry(service_name)
+    except TelemetryConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _stop_on_signal() -> asyncio.Event:

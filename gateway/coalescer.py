@@ -50,6 +50,9 @@ class Coalescer(Generic[_K, _I, _R]):
         window_s: the longest an item waits for its group to be sent (0: never wait).
         max_items: a group is sent as soon as it holds this many items.
         max_in_flight: groups of one key decided at the same time before new items wait.
+        abandonable: a caller who stops waiting leaves its group (True), or its item is
+            run all the same (False: for work that must happen once asked for, such as an
+            audit append).
     """
 
     def __init__(
@@ -59,8 +62,10 @@ class Coalescer(Generic[_K, _I, _R]):
         window_s: float,
         max_items: int,
         max_in_flight: int = 1,
+        abandonable: bool = True,
     ) -> None:
         self._run = run
+        self._abandonable = abandonable
         self._window_s = window_s
         self._max_items = max_items
         self._max_in_flight = max_in_flight
@@ -85,7 +90,8 @@ class Coalescer(Generic[_K, _I, _R]):
         try:
             return await future
         except asyncio.CancelledError:
-            self._abandon(key, pending, future)
+            if self._abandonable:
+                self._abandon(key, pending, future)
             raise
 
     def _abandon(self, key: _K, pending: _Pending[_I, _R], future: asyncio.Future[_R]) -> None:

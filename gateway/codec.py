@@ -6,6 +6,7 @@ everywhere else.
 
 from __future__ import annotations
 
+from opentelemetry.trace import SpanContext
 from sakha.v1 import eligibility_pb2 as pb2
 
 from gateway.auth.tokens import Caller
@@ -56,6 +57,7 @@ def check_command(
     deadline: float | None,
     trace_id: str,
     rpc: str,
+    span: SpanContext | None = None,
 ) -> CheckCommand:
     """The command for one decoded request (a request id is generated if it has none)."""
     return CheckCommand(
@@ -68,6 +70,7 @@ def check_command(
         deadline=deadline,
         trace_id=trace_id,
         rpc=rpc,
+        span=span,
     )
 
 

@@ -14,6 +14,8 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from opentelemetry.trace import SpanContext
+
 from consent import Allowed
 from gateway.auth.tokens import Caller
 from gateway.programs.model import Program
@@ -37,6 +39,8 @@ class CheckCommand:
             (only in-process callers, never a gRPC call).
         trace_id: the W3C trace id (32 hex digits) this check belongs to.
         rpc: the method that carried it (``Check`` or ``CheckBatch``).
+        span: the span of the call that carried it, parent of the spans of its stages
+            (None when the command was not made by the servicer).
     """
 
     subject: str
@@ -48,6 +52,7 @@ class CheckCommand:
     deadline: float | None = None
     trace_id: str = _NO_TRACE
     rpc: str = "Check"
+    span: SpanContext | None = None
 
     @property
     def organisation_id(self) -> str:

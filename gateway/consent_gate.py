@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from consent import Allowed, ConsentDeniedError, UseRequest
 from consent.store import ConcurrentChangeError, ConsentStore
+from gateway.availability import Availability
 from gateway.coalescer import Coalescer, Waiting
 from gateway.command import AdmittedCheck
 from gateway.engine.planner import Plan
@@ -65,6 +66,8 @@ class ConsentGate:
         self._store = store
         self._plan_for = plan_for
         self._clock = clock
+        self.availability = Availability("consent store")
+        """Down while the store cannot be reached; up again after the next decision."""
         self._singles: Coalescer[None, AdmittedCheck, AdmittedCheck | ConsentDeniedError] = (
             Coalescer(
                 self._decide_singles,
@@ -127,9 +130,14 @@ class ConsentGate:
 
     async def _decide_once(self, requests: list[UseRequest]) -> list[Allowed | ConsentDeniedError]:
         try:
-            return await asyncio.to_thread(self._store.authorize_group, requests, now=self._clock())
+            decided = await asyncio.to_thread(
+                self._store.authorize_group, requests, now=self._clock()
+            )
         except sa.exc.SQLAlchemyError as exc:
             _log.error("consent store unreachable: %s", exc)
+            self.availability.report(up=False)
             raise ConsentStoreUnavailableError(
                 "the consent store cannot be reached; no check can be decided"
             ) from exc
+        self.availability.report(up=True)
+        return decided

@@ -28,10 +28,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import grpc
+from opentelemetry.trace import SpanKind, StatusCode
 
 from adapters.client import ConnectorClient
 from adapters.errors import AdapterError, SourceFailureError
 from adapters.sdk import Adapter, AgencyDescription, FetchQuery, FetchResult, Value
+from adapters.telemetry import span_under
+from gateway import metrics
 from gateway.engine.outcome import SourceOutcome, SourceStatus
 from gateway.engine.planner import AgencyRequest
 from gateway.fetch_tokens import FetchTokenSigner
@@ -174,16 +177,31 @@ async def fetch_from_agency(
         (q, None if tokens is None else tokens.mint(q, agency_id=agency_id, basis=basis))
         for q in queries
     ]
-    try:
-        parts = await _all_or_nothing(agency, signed, timeout_s)
-    except (grpc.aio.AioRpcError, AdapterError, TimeoutError) as exc:
-        status, cause = _classify(exc)
-        _log.warning("agency %s: %s (%s) fetch ids %s", agency_id, status.name, cause, fetch_ids)
-        outcome = SourceOutcome(agency_id, status, _elapsed_ms(started), PUBLIC_DETAIL[status])
-        return AgencyAnswer(outcome, None, fetch_ids, chunk)
+    attributes: dict[str, str | int] = {"sakha.agency": agency_id, "sakha.subjects": len(subjects)}
+    fetching = span_under(f"fetch {agency_id}", None, kind=SpanKind.CLIENT, attributes=attributes)
+    with fetching as span:
+        try:
+            parts = await _all_or_nothing(agency, signed, timeout_s)
+        except (grpc.aio.AioRpcError, AdapterError, TimeoutError) as exc:
+            status, cause = _classify(exc)
+            _log.warning(
+                "agency %s: %s (%s) fetch ids %s", agency_id, status.name, cause, fetch_ids
+            )
+            span.set_status(StatusCode.ERROR, status.name)
+            outcome = SourceOutcome(agency_id, status, _elapsed_ms(started), PUBLIC_DETAIL[status])
+            _measure(outcome)
+            return AgencyAnswer(outcome, None, fetch_ids, chunk)
     result = parts[0] if len(parts) == 1 else _concat(parts, request)
     outcome = SourceOutcome(agency_id, SourceStatus.OK, _elapsed_ms(started))
+    _measure(outcome)
     return AgencyAnswer(outcome, result, fetch_ids, chunk)
+
+
+def _measure(outcome: SourceOutcome) -> None:
+    attributes = {"sakha.agency": outcome.agency_id, "sakha.status": outcome.status.name}
+    metrics.FETCH_DURATION.record(outcome.latency_ms, attributes)
+    if outcome.status is not SourceStatus.OK:
+        metrics.AGENCY_FAILURES.add(1, attributes)
 
 
 async def _all_or_nothing(

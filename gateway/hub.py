@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,11 +31,13 @@ from audit.store import AuditStore
 from consent import ConsentSigner, JwksVerifier, SchemaError
 from consent.database import create_store_engine
 from consent.store import ConsentStore
+from gateway import metrics
 from gateway.audit_log import AuditLog
 from gateway.audit_service import AuditServicer
 from gateway.auth.policy import AccessPolicy, Policy, UnsafeAllowAllPolicy
 from gateway.auth.ratelimit import RateLimiter
 from gateway.auth.registry import ClientRegistry, load_client_registry
+from gateway.availability import Availability
 from gateway.checking import Checker
 from gateway.config import (
     AgencyEndpoint,
@@ -444,6 +446,7 @@ async def start_hub(config: HubConfig) -> Hub:
         if consent is not None:
             consent.store.close()
         raise
+    gate = None if consent is None else ConsentGate(consent.store, plan_for)
     pipeline = Pipeline(
         registry,
         checker,
@@ -455,7 +458,7 @@ async def start_hub(config: HubConfig) -> Hub:
             max_in_flight=config.coalesce_max_in_flight,
         ),
         anonymous_allowed=security.anonymous_allowed,
-        consent=None if consent is None else ConsentGate(consent.store, plan_for),
+        consent=gate,
         audit=audit,
     )
     servicer = EligibilityServicer(pipeline, config)
@@ -467,8 +470,12 @@ async def start_hub(config: HubConfig) -> Hub:
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     tasks = []
+    _health_follows(
+        health_servicer,
+        [layer.availability for layer in (audit, gate) if layer is not None],
+    )
     if audit is not None:
-        audit.on_writable = _health_follows(health_servicer)
+        metrics.observe_audit_backlog(lambda: audit.unsigned)
         tasks.append(asyncio.get_running_loop().create_task(audit.checkpoints()))
     _log.info("hub serving on port %d with %d agencies", port, len(channels))
     return Hub(
@@ -476,17 +483,23 @@ async def start_hub(config: HubConfig) -> Hub:
     )
 
 
-def _health_follows(health_servicer: Any) -> Callable[[bool], None]:
-    """A callback that reports NOT_SERVING while the audit log is unwritable, SERVING after."""
+def _health_follows(health_servicer: Any, stores: Sequence[Availability]) -> None:
+    """Report NOT_SERVING while any of ``stores`` is down, SERVING once all are up again."""
     pending: set[asyncio.Task[None]] = set()
 
-    def changed(writable: bool) -> None:
+    def changed(store: Availability) -> None:
+        serving = all(s.up for s in stores)
         status = (
             health_pb2.HealthCheckResponse.SERVING
-            if writable
+            if serving
             else health_pb2.HealthCheckResponse.NOT_SERVING
         )
-        _log.warning("audit log %s", "writable again: SERVING" if writable else "unwritable")
+        _log.warning(
+            "%s %s: %s",
+            store.name,
+            "usable again" if store.up else "unusable",
+            "SERVING" if serving else "NOT_SERVING",
+        )
 
         async def report() -> None:
             for name in ("", SERVICE_NAME):
@@ -496,4 +509,5 @@ def _health_follows(health_servicer: Any) -> Callable[[bool], None]:
         pending.add(task)
         task.add_done_callback(pending.discard)
 
-    return changed
+    for store in stores:
+        store.on_change = changed

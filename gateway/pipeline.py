@@ -23,8 +23,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from consent import ConsentTemplate
-from gateway.audit_log import AuditLog, Recordable, Refused
+from opentelemetry.trace import SpanContext
+
+from adapters.telemetry import span_under
+from consent import ConsentDeniedError, ConsentTemplate
+from gateway import metrics
+from gateway.audit_log import AuditLog, Failed, Recordable, Refused
 from gateway.auth.errors import AuthenticationError, AuthenticationReason, PermissionDeniedError
 from gateway.auth.policy import Policy
 from gateway.auth.ratelimit import RateLimiter
@@ -38,6 +42,7 @@ from gateway.legal_basis import consent_template
 from gateway.programs.loader import ProgramRegistry
 from gateway.programs.model import Program
 from gateway.security_log import SecurityEvent, record
+from gateway.status import code_and_reason
 from gateway.validation import validate
 
 MIN_DEADLINE_S = 0.005
@@ -51,6 +56,14 @@ class CoalesceSettings:
     window_s: float
     max_items: int
     max_in_flight: int
+
+
+class _RecordedFailure(Exception):  # noqa: N818 - a marker around the real error
+    """A chunk's group failed and its failure entries are in the log already."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Pipeline:
@@ -124,22 +137,33 @@ class Pipeline:
             ConsentStoreUnavailableError: the consent store cannot be reached (every
                 command fails: none may go on without its legal basis).
         """
-        results: list[AdmittedCheck | Exception] = []
-        for command in commands:
-            try:
-                results.append(self.screen(command))
-            except Exception as exc:  # this command's own error; the status table maps it
-                results.append(exc)
-        if self._consent is None:
+        with span_under("admit", commands[0].span if commands else None) as span:
+            results: list[AdmittedCheck | Exception] = []
+            for command in commands:
+                try:
+                    results.append(self.screen(command))
+                except Exception as exc:  # this command's own error; the status table maps it
+                    results.append(exc)
+            if self._consent is not None:
+                await self._decide_consents(results)
+            span.set_attribute("sakha.refused", sum(isinstance(r, Exception) for r in results))
             return results
+
+    async def _decide_consents(self, results: list[AdmittedCheck | Exception]) -> None:
+        """Replace each screened command of ``results`` by its consent's verdict."""
+        assert self._consent is not None  # noqa: S101 - only called with the consent layer
         screened = [(i, r) for i, r in enumerate(results) if isinstance(r, AdmittedCheck)]
-        if len(commands) == 1 and screened:  # a single check: decided with concurrent ones
-            decided = [await self._consent.authorize_one(screened[0][1])]
-        else:
-            decided = await self._consent.authorize([r for _, r in screened])
+        if not screened:
+            return
+        with span_under("consent", None, attributes={"sakha.checks": len(screened)}):
+            if len(results) == 1:  # a single check: decided with concurrent ones
+                decided = [await self._consent.authorize_one(screened[0][1])]
+            else:
+                decided = await self._consent.authorize([r for _, r in screened])
         for (index, _), outcome in zip(screened, decided, strict=True):
             results[index] = outcome
-        return results
+            if isinstance(outcome, ConsentDeniedError):
+                metrics.CONSENT_REFUSALS.add(1, {"sakha.reason": str(outcome.reason)})
 
     def screen(self, command: CheckCommand) -> AdmittedCheck:
         """Validate and authorize ``command`` (everything ``admit`` does but the consent).
@@ -186,7 +210,17 @@ class Pipeline:
         ``waiting(i)`` says whether the caller of ``group[i]`` still waits; the subjects of
         callers who left (or whose deadline passed) are not asked about in later phases.
         """
-        return await self._checker.decide(group, waiting=waiting)
+        # One span per call (a CheckBatch chunk's commands share theirs), first come first.
+        calls = {(c.trace_id, c.span_id): c for a in group if (c := a.command.span) is not None}
+        spans = list(calls.values())
+        attributes: dict[str, str | int] = {
+            "sakha.program": group[0].program.id,
+            "sakha.checks": len(group),
+        }
+        with span_under(
+            "decide", spans[0] if spans else None, links=spans[1:], attributes=attributes
+        ):
+            return await self._checker.decide(group, waiting=waiting)
 
     async def check(self, command: CheckCommand) -> CheckOutcome:
         """Admit one command, let it share a group with concurrent ones, and decide it."""
@@ -194,8 +228,11 @@ class Pipeline:
         if isinstance(admitted, Exception):
             if self._audit is not None:
                 await self._audit.record_refusal(Refused(command, admitted))
+            self._count([command], [admitted])
             raise admitted
-        return await self._coalescer.submit(admitted.group_key, admitted)
+        outcome = await self._coalescer.submit(admitted.group_key, admitted)
+        self._count([command], [outcome])
+        return outcome
 
     async def check_chunk(self, commands: Sequence[CheckCommand]) -> list[CheckOutcome | Exception]:
         """Admit and decide a chunk of a CheckBatch stream; one outcome or error per command.
@@ -212,7 +249,7 @@ class Pipeline:
                 continue
             groups.setdefault(admitted.group_key, []).append((index, admitted))
         decided = await asyncio.gather(
-            *(self.decide([a for _, a in items]) for items in groups.values()),
+            *(self._decided_or_recorded([a for _, a in items]) for items in groups.values()),
             return_exceptions=True,
         )
         for items, outcomes in zip(groups.values(), decided, strict=True):
@@ -220,7 +257,7 @@ class Pipeline:
                 if not isinstance(outcomes, Exception):
                     raise outcomes
                 for index, _ in items:
-                    results[index] = outcomes
+                    results[index] = outcomes if self._audit is None else _RecordedFailure(outcomes)
                 continue
             for (index, _), outcome in zip(items, outcomes, strict=True):
                 results[index] = outcome
@@ -228,24 +265,61 @@ class Pipeline:
         if unfilled:  # never shift results onto the wrong items
             raise RuntimeError(f"chunk items {unfilled} were neither admitted nor refused")
         done = cast("list[CheckOutcome | Exception]", results)
-        return done if self._audit is None else await self._recorded(commands, done)
+        if self._audit is not None:
+            done = await self._recorded(commands, done)
+        self._count(commands, done)
+        return done
+
+    def _count(
+        self, commands: Sequence[CheckCommand], results: Sequence[CheckOutcome | Exception]
+    ) -> None:
+        """Count each answered check by program (a served one, else "") and outcome."""
+        for command, result in zip(commands, results, strict=True):
+            program = command.program_id if command.program_id in self._programs else ""
+            if isinstance(result, CheckOutcome):
+                outcome = result.evaluation.decision.name
+            else:
+                outcome = code_and_reason(result)[1]
+            metrics.CHECKS.add(1, {"sakha.program": program, "sakha.outcome": outcome})
 
     async def _recorded(
         self, commands: Sequence[CheckCommand], results: list[CheckOutcome | Exception]
     ) -> list[CheckOutcome | Exception]:
         """``results`` with every lookup recorded: one append for the chunk, fail closed."""
         assert self._audit is not None  # noqa: S101 - only called with an audit log
+        unrecorded = [(i, r) for i, r in enumerate(results) if not isinstance(r, _RecordedFailure)]
         items: list[Recordable] = [
-            result if isinstance(result, CheckOutcome) else Refused(command, result)
-            for command, result in zip(commands, results, strict=True)
+            result if isinstance(result, CheckOutcome) else Refused(commands[i], result)
+            for i, result in unrecorded
         ]
-        indexes = await self._audit.record(items)
-        return [
-            dataclasses.replace(result, audit_index=index)
-            if isinstance(result, CheckOutcome)
-            else result  # a refusal's entry is recorded; the item's error stays its reply
-            for result, index in zip(results, indexes, strict=True)
-        ]
+        done = [r.error if isinstance(r, _RecordedFailure) else r for r in results]
+        if items:
+            indexes = await self._record(items, commands[0].span)
+            for (i, result), index in zip(unrecorded, indexes, strict=True):
+                if isinstance(result, CheckOutcome):
+                    done[i] = dataclasses.replace(result, audit_index=index)
+        return done  # a refusal's or failure's entry is recorded; its error stays the reply
+
+    async def _decided_or_recorded(
+        self, group: Sequence[AdmittedCheck], waiting: Waiting | None = None
+    ) -> list[CheckOutcome]:
+        """Decide ``group``; if that fails or is cancelled after agencies may have been
+        asked, record one failure entry per command (the append is shielded from the
+        cancellation) before the error goes on."""
+        try:
+            return await self.decide(group, waiting=waiting)
+        except BaseException as exc:
+            if self._audit is not None:
+                failed = [Failed(admitted, exc) for admitted in group]
+                parent = group[0].command.span
+                await asyncio.shield(self._record(failed, parent))
+            raise
+
+    async def _record(self, items: Sequence[Recordable], parent: SpanContext | None) -> list[int]:
+        """Append ``items`` to the audit log, in a span under ``parent``."""
+        assert self._audit is not None  # noqa: S101 - only called with an audit log
+        with span_under("audit.append", parent, attributes={"sakha.entries": len(items)}):
+            return await self._audit.record(items)
 
     async def _pace(self, commands: Sequence[CheckCommand]) -> None:
         organisations = {
@@ -264,10 +338,13 @@ class Pipeline:
         self, key: tuple[str, str], group: Sequence[AdmittedCheck], waiting: Waiting
     ) -> Sequence[CheckOutcome]:
         del key  # every command of the group carries it
-        outcomes = await self.decide(group, waiting=waiting)
+        outcomes = await self._decided_or_recorded(group, waiting)
         if self._audit is None:
             return outcomes
-        indexes = await self._audit.record(outcomes)
+        with span_under(
+            "audit.append", group[0].command.span, attributes={"sakha.entries": len(outcomes)}
+        ):
+            indexes = await self._audit.record(outcomes)
         return [
             dataclasses.replace(o, audit_index=i) for o, i in zip(outcomes, indexes, strict=True)
         ]

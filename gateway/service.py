@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from google.rpc import status_pb2
+from opentelemetry.trace import Span, SpanContext, SpanKind
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
 from adapters.malformed import MalformedMessageError, is_malformed
+from adapters.telemetry import context_from_metadata, trace_id_of, tracer
 from gateway import codec
 from gateway.auth.tokens import Caller
 from gateway.command import CheckCommand, deadline_after, trace_id_from
@@ -43,14 +47,18 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         self, request: eligibility_pb2.CheckRequest, context: Context
     ) -> eligibility_pb2.CheckResult:
         """Decide one subject; concurrent checks share agency batches."""
-        command = codec.check_command(
-            request,
-            caller=caller_of(context),
-            deadline=deadline_after(context.time_remaining()),
-            trace_id=_trace_id(context),
-            rpc="Check",
-        )
-        return codec.check_result(await self._pipeline.check(command))
+        with _call_span("Check", context) as span:
+            command = codec.check_command(
+                request,
+                caller=caller_of(context),
+                deadline=deadline_after(context.time_remaining()),
+                trace_id=trace_id_of(span) or _trace_id(context),
+                rpc="Check",
+                span=span.get_span_context(),
+            )
+            outcome = await self._pipeline.check(command)
+            span.set_attribute("sakha.decision", outcome.evaluation.decision.name)
+            return codec.check_result(outcome)
 
     @grpc_stream_errors
     async def CheckBatch(  # noqa: N802 - gRPC method name
@@ -72,13 +80,17 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
             asyncio.Queue()
         )
         tasks: set[asyncio.Task[list[eligibility_pb2.CheckResult]]] = set()
-        caller = caller_of(context)
-        deadline = deadline_after(context.time_remaining())
-        trace_id = _trace_id(context)
+        # Not made current: this generator yields to gRPC between chunks. Each command
+        # carries the span, and its stages' spans are made under it explicitly.
+        span = tracer().start_span("CheckBatch", **_server_span(context))
         count = 0
-
-        def decode(index: int, request: eligibility_pb2.CheckRequest) -> CheckCommand | _Refused:
-            return _decode_item(index, request, caller=caller, deadline=deadline, trace_id=trace_id)
+        decode = functools.partial(
+            _decode_item,
+            caller=caller_of(context),
+            deadline=deadline_after(context.time_remaining()),
+            trace_id=trace_id_of(span) or _trace_id(context),
+            span=span.get_span_context(),
+        )
 
         async def launch(chunk: list[CheckCommand | _Refused]) -> None:
             await slots.acquire()
@@ -120,6 +132,8 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
             producer.cancel()
             for pending in tasks:
                 pending.cancel()
+            span.set_attribute("sakha.items", count)
+            span.end()
         if count == 0:
             raise LimitExceededError("requests", "a CheckBatch stream needs at least one request")
 
@@ -173,6 +187,7 @@ def _decode_item(
     caller: Caller | None,
     deadline: float | None,
     trace_id: str,
+    span: SpanContext,
 ) -> CheckCommand | _Refused:
     """A CheckBatch item as a command, or its refusal (malformed, too large) as a status."""
     if is_malformed(request):
@@ -183,7 +198,7 @@ def _decode_item(
         )
         return _Refused("", status_for(too_big))  # its request id is not to be trusted
     return codec.check_command(
-        request, caller=caller, deadline=deadline, trace_id=trace_id, rpc="CheckBatch"
+        request, caller=caller, deadline=deadline, trace_id=trace_id, rpc="CheckBatch", span=span
     )
 
 
@@ -193,6 +208,19 @@ class _Refused:
 
     request_id: str
     status: status_pb2.Status
+
+
+def _call_span(name: str, context: Context) -> AbstractContextManager[Span]:
+    """The server span of one unary call, made current for its handler."""
+    return tracer().start_as_current_span(name, **_server_span(context))
+
+
+def _server_span(context: Context) -> dict[str, Any]:
+    """A server span's parent (the trace context the call's metadata carries) and kind."""
+    return {
+        "context": context_from_metadata(context.invocation_metadata()),
+        "kind": SpanKind.SERVER,
+    }
 
 
 def _trace_id(context: Context) -> str:

@@ -188,6 +188,23 @@ def status_for(exc: Exception) -> status_pb2.Status:
     return status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
 
 
+def code_and_reason(exc: Exception, default: str = "REFUSED") -> tuple[str, str]:
+    """The gRPC code name and the stable reason ``exc`` is reported with (for the audit log
+    and the metrics: ``("PERMISSION_DENIED", "REVOKED")``); ``default`` when its status
+    names none (an unexpected error: ``INTERNAL``)."""
+    status = status_for(exc)
+    reason = ""
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            reason = info.reason
+            break
+        bad = error_details_pb2.BadRequest()
+        if detail.Unpack(bad) and bad.field_violations:
+            reason = bad.field_violations[0].reason
+    return code_pb2.Code.Name(status.code), reason or default
+
+
 async def abort_with(context: grpc.aio.ServicerContext[Any, Any], exc: Exception) -> None:
     """Abort the call with the status :func:`status_for` gives ``exc``."""
     # grpc-stubs predates aio's abort_with_status

@@ -10,13 +10,15 @@ from collections import Counter
 from collections.abc import AsyncIterator, Mapping
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import grpc
+import pytest
 from click.testing import CliRunner
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sakha.v1 import eligibility_pb2 as pb2
 
-from audit import Decision, Entry, Refusal, entry_from_canonical
+from audit import Decision, Entry, Failure, Refusal, entry_from_canonical
 from audit.store import AuditStore, EntryFilter
 from gateway.cli import main
 from tests.e2e.test_check import request, sample
@@ -106,6 +108,59 @@ async def test_a_household_lookup_is_found_by_every_members_pseudonym(
     for member in members:
         found = [i for i, _ in audit.store.query(EntryFilter(subjects=(pseudonym(member),)))]
         assert found == [index]
+
+
+async def test_a_group_that_fails_after_admission_is_recorded_as_failed(
+    consented: ConsentStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = sample(consented.stack.population, "poor_head")
+    consent_id = consented.grant(head)
+
+    async def broken(group: object, *, waiting: object = None) -> list[object]:
+        raise RuntimeError("the evaluator broke after the agencies answered")
+
+    monkeypatch.setattr(consented.stack.hub.pipeline, "decide", broken)
+    with pytest.raises(grpc.aio.AioRpcError) as single:
+        await consented.stack.stub.Check(request(head), timeout=10)
+    assert single.value.code() == grpc.StatusCode.INTERNAL
+
+    async def stream() -> AsyncIterator[pb2.CheckRequest]:
+        yield request(head)
+
+    [item] = [r async for r in consented.stack.stub.CheckBatch(stream(), timeout=10)]
+    assert item.HasField("error")
+    entries = [entry for _, entry in _entries(consented)]
+    assert [type(e.result) for e in entries] == [Failure, Failure]
+    assert all(e.result.code == "INTERNAL" for e in entries if isinstance(e.result, Failure))
+    assert all(e.result.reason == "FAILED" for e in entries if isinstance(e.result, Failure))
+    assert [e.basis.ref for e in entries if e.basis is not None] == [consent_id, consent_id]
+
+
+async def test_a_group_abandoned_by_every_caller_is_recorded_as_cancelled(
+    consented: ConsentStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    head = sample(consented.stack.population, "poor_head")
+    consented.grant(head)
+    pipeline = consented.stack.hub.pipeline
+    real = pipeline.decide
+
+    async def slow(group: Any, *, waiting: Any = None) -> Any:
+        outcomes = await real(group, waiting=waiting)  # the agencies are asked...
+        await asyncio.sleep(30)  # ...and the caller gives up before the group is done
+        return outcomes
+
+    monkeypatch.setattr(pipeline, "decide", slow)
+    with pytest.raises(grpc.aio.AioRpcError) as gone:
+        await consented.stack.stub.Check(request(head), timeout=1)
+    assert gone.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    for _ in range(100):
+        entries = [entry for _, entry in _entries(consented)]
+        if entries:
+            break
+        await asyncio.sleep(0.05)
+    [entry] = entries
+    assert isinstance(entry.result, Failure)
+    assert (entry.result.code, entry.result.reason) == ("CANCELLED", "CALLER_GONE")
 
 
 async def test_no_national_id_reaches_the_audit_database(

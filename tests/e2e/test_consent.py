@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sakha.v1 import eligibility_pb2 as pb2
 from sakha.v1 import eligibility_pb2_grpc
 
@@ -329,16 +330,32 @@ async def test_a_mandate_program_needs_its_mandate_registered_and_not_suspended(
     await stub.Check(message, timeout=10)
 
 
-async def test_an_unreadable_consent_store_fails_closed(
+async def test_an_unreadable_consent_store_fails_closed_until_it_is_back(
     consented: ConsentStack, tmp_path: Path
 ) -> None:
     head = sample(consented.stack.population, "poor_head")
     consented.grant(head)
-    consented.store.close()
-    await asyncio.to_thread(_overwrite_with_garbage, tmp_path / "consent.sqlite")
+    consented.store.close()  # its pages are all in the main file now
+    database = tmp_path / "consent.sqlite"
+    saved = await asyncio.to_thread(database.read_bytes)
+    await asyncio.to_thread(_overwrite_with_garbage, database)
     code, reason, _ = await _refusal(consented.stack.stub, request(head))
     assert (code, reason) == (grpc.StatusCode.UNAVAILABLE, "CONSENT_STORE_UNAVAILABLE")
     assert consented.fetches.calls == 0
+    health = health_pb2_grpc.HealthStub(consented.stack.channel)
+    assert await _health(health) == health_pb2.HealthCheckResponse.NOT_SERVING
+
+    consented.store.close()  # drop the connections to the garbage
+    await asyncio.to_thread(database.write_bytes, saved)
+    await consented.stack.stub.Check(request(head), timeout=10)
+    assert await _health(health) == health_pb2.HealthCheckResponse.SERVING
+
+
+async def _health(stub: Any) -> int:
+    """The hub's overall health once its report has settled."""
+    await asyncio.sleep(0.1)
+    answer = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+    return int(answer.status)
 
 
 def _overwrite_with_garbage(database: Path) -> None:

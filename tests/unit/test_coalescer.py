@@ -171,3 +171,20 @@ async def test_a_run_sees_which_callers_of_its_group_still_wait() -> None:
     gates[1].set()
     assert list(await asyncio.wait_for(asyncio.gather(first, staying), timeout=5)) == [0, 1]
     assert seen == [[True], [True, False]]
+
+
+async def test_work_that_must_happen_runs_even_when_every_caller_left() -> None:
+    recorder = Recorder()
+    recorder.release.clear()
+    coalescer: Coalescer[str, int, int] = Coalescer(
+        recorder.run, window_s=60, max_items=100, max_in_flight=1, abandonable=False
+    )
+    busy = asyncio.ensure_future(coalescer.submit("a", 0))
+    await recorder.started.wait()
+    waiting = asyncio.ensure_future(coalescer.submit("a", 1))  # queued behind the busy run
+    await asyncio.sleep(0)
+    waiting.cancel()  # its caller leaves before its group is sent...
+    busy.cancel()  # ...and the running group's only caller leaves too
+    recorder.release.set()
+    await coalescer.drain()
+    assert recorder.groups == [("a", [0]), ("a", [1])]  # both ran all the same
