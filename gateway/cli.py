@@ -91,7 +91,17 @@ def main(verbose: int) -> None:
         )
     if verbose:
         level = "DEBUG" if verbose > 1 else "INFO"
+    log_format = os.environ.get(environment.SAKHA_LOG_FORMAT, "text").strip().lower()
+    if log_format not in ("text", "json"):
+        raise click.ClickException(
+            f"{environment.SAKHA_LOG_FORMAT}={log_format!r}: use text or json"
+        )
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if log_format == "json":
+        from gateway.log_format import JsonFormatter  # noqa: PLC0415 - only when asked for
+
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
 
 
 @main.command()

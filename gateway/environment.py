@@ -30,6 +30,9 @@ SAKHA_AUDIT_DB_URL = "SAKHA_AUDIT_DB_URL"
 SAKHA_PROFILE = "SAKHA_PROFILE"
 """Path of the client profile the CLI uses (default: $XDG_CONFIG_HOME/sakha/profile.yaml)."""
 
+SAKHA_LOG_FORMAT = "SAKHA_LOG_FORMAT"
+"""``json`` for one JSON object per log line, with the current trace id (default ``text``)."""
+
 SAKHA_LOG_LEVEL = "SAKHA_LOG_LEVEL"
 """Python logging level name for the CLI (default WARNING)."""
 
@@ -43,4 +46,5 @@ ALL = (
     SAKHA_AUDIT_DB_URL,
     SAKHA_PROFILE,
     SAKHA_LOG_LEVEL,
+    SAKHA_LOG_FORMAT,
 )
