@@ -5,7 +5,10 @@ with its refused items — and :meth:`AuditLog.record` turns each item into an
 :class:`audit.Entry` (the subject as a keyed pseudonym, never the national ID), appends the
 group's entries in **one** store transaction and returns their indexes, which the replies
 carry as receipts. A single check refused in ``admit`` is recorded the same way, gathered with
-concurrent ones. If the log cannot be written the group fails closed: no reply leaves
+concurrent ones, and so is every command of a group that failed or that every caller left
+after agencies may have been asked (a :class:`Failed` entry). Groups arriving while an
+append runs go together in the next one, each group whole, so under load the log's lock is
+taken once for many. If the log cannot be written the group fails closed: no reply leaves
 without its entry.
 
 Checkpoints are signed apart from the checks, in batches (every ``checkpoint_entries``
