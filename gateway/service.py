@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from google.rpc import status_pb2
-from opentelemetry.trace import Span, SpanContext, SpanKind
+from opentelemetry.trace import Span, SpanContext, SpanKind, set_span_in_context
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
 from adapters.malformed import MalformedMessageError, is_malformed
@@ -22,6 +22,7 @@ from gateway.command import CheckCommand, deadline_after, trace_id_from
 from gateway.config import HubConfig
 from gateway.errors import LimitExceededError
 from gateway.interceptors import caller_of
+from gateway.interceptors.caller import authentication_time
 from gateway.pipeline import Pipeline
 from gateway.status import grpc_errors, grpc_stream_errors, status_for
 
@@ -83,6 +84,7 @@ class EligibilityServicer(eligibility_pb2_grpc.EligibilityServiceServicer):
         # Not made current: this generator yields to gRPC between chunks. Each command
         # carries the span, and its stages' spans are made under it explicitly.
         span = tracer().start_span("CheckBatch", **_server_span(context))
+        _authentication_span(span, context)
         count = 0
         decode = functools.partial(
             _decode_item,
@@ -210,17 +212,35 @@ class _Refused:
     status: status_pb2.Status
 
 
-def _call_span(name: str, context: Context) -> AbstractContextManager[Span]:
+@contextmanager
+def _call_span(name: str, context: Context) -> Iterator[Span]:
     """The server span of one unary call, made current for its handler."""
-    return tracer().start_as_current_span(name, **_server_span(context))
+    with tracer().start_as_current_span(name, **_server_span(context)) as span:
+        _authentication_span(span, context)
+        yield span
 
 
 def _server_span(context: Context) -> dict[str, Any]:
-    """A server span's parent (the trace context the call's metadata carries) and kind."""
+    """A server span's parent (the trace context the call's metadata carries) and kind; it
+    starts when the call's authentication did, so that stage lies within it."""
+    timing = authentication_time(context)
     return {
         "context": context_from_metadata(context.invocation_metadata()),
         "kind": SpanKind.SERVER,
+        "start_time": None if timing is None else timing[0],
     }
+
+
+def _authentication_span(span: Span, context: Context) -> None:
+    """The ``authenticate`` stage, timed by the interceptor before the handler ran."""
+    timing = authentication_time(context)
+    if timing is None:
+        return
+    started, ended = timing
+    stage = tracer().start_span(
+        "authenticate", context=set_span_in_context(span), start_time=started
+    )
+    stage.end(end_time=ended)
 
 
 def _trace_id(context: Context) -> str:

@@ -96,6 +96,18 @@ class Pager:
             self._left -= len(page)
 
 
+@dataclass(frozen=True)
+class _Append:
+    """What one append writes: the records, their leaf hashes, the first index, the tree
+    nodes they complete and the new head (size, root)."""
+
+    records: Sequence[AuditRecord]
+    leaves: Sequence[bytes]
+    first: int
+    nodes: Mapping[NodeKey, bytes]
+    head: tuple[int, bytes]
+
+
 class _Nodes:
     """The tree's stored nodes, read through one connection (a :class:`NodeReader`)."""
 
@@ -206,57 +218,119 @@ class AuditStore:
         """
         if not records:
             raise AuditStoreError("an append needs at least one entry")
+        leaves = [leaf_hash(r.data) for r in records]  # before the lock: nothing waits on it
         with self._write() as connection:
             size, _ = self._locked_head(connection)
             frontier = Frontier.load(_Nodes(connection), size)
-            leaves = [leaf_hash(r.data) for r in records]
             nodes = frontier.extend(leaves)
-            connection.execute(
-                sa.insert(audit_entries),
-                [
-                    {
-                        "idx": size + offset,
-                        "leaf_hash": leaf,
-                        "data": record.data,
-                        "at": record.at,
-                        "organisation_id": record.organisation_id,
-                        "program_id": record.program_id,
-                        "outcome": record.outcome,
-                        "subject": record.subject,
-                    }
-                    for offset, (record, leaf) in enumerate(zip(records, leaves, strict=True))
-                ],
-            )
-            _insert_rows(
-                connection,
-                audit_entry_agencies,
-                [
-                    (agency, size + offset)
-                    for offset, record in enumerate(records)
-                    for agency in dict.fromkeys(record.agencies)
-                ],
-            )
-            _insert_rows(
-                connection,
-                audit_entry_members,
-                [
-                    (member, size + offset)
-                    for offset, record in enumerate(records)
-                    for member in dict.fromkeys(record.members)
-                    if member != record.subject
-                ],
-            )
-            _insert_rows(
-                connection,
-                audit_nodes,
-                [(level, position, node) for (level, position), node in nodes.items()],
-            )
-            connection.execute(
-                sa.update(audit_log)
-                .where(audit_log.c.origin == self.origin)
-                .values(size=frontier.size, root=frontier.root())
-            )
+            rows = _Append(records, leaves, size, nodes, (frontier.size, frontier.root()))
+            if connection.dialect.name == "postgresql":
+                self._write_pipelined(connection, rows)
+            else:
+                self._write_rows(connection, rows)
         return size
+
+    def _write_rows(self, connection: sa.Connection, rows: _Append) -> None:
+        """The append's rows, statement by statement (SQLite: no round trips to save)."""
+        records, leaves, size, nodes, head = (
+            rows.records,
+            rows.leaves,
+            rows.first,
+            rows.nodes,
+            rows.head,
+        )
+        connection.execute(
+            sa.insert(audit_entries),
+            [
+                {
+                    "idx": size + offset,
+                    "leaf_hash": leaf,
+                    "data": record.data,
+                    "at": record.at,
+                    "organisation_id": record.organisation_id,
+                    "program_id": record.program_id,
+                    "outcome": record.outcome,
+                    "subject": record.subject,
+                }
+                for offset, (record, leaf) in enumerate(zip(records, leaves, strict=True))
+            ],
+        )
+        _insert_rows(connection, audit_entry_agencies, _agency_rows(records, size))
+        _insert_rows(connection, audit_entry_members, _member_rows(records, size))
+        _insert_rows(
+            connection,
+            audit_nodes,
+            [(level, position, node) for (level, position), node in nodes.items()],
+        )
+        connection.execute(
+            sa.update(audit_log)
+            .where(audit_log.c.origin == self.origin)
+            .values(size=head[0], root=head[1])
+        )
+
+    def _write_pipelined(self, connection: sa.Connection, rows: _Append) -> None:
+        """The append's rows on PostgreSQL: one statement per table, each taking its
+        columns as arrays, all sent in one pipeline, so the head row's lock waits for one
+        round trip here rather than one per statement (it is the log's one writer lock,
+        which every replica queues on)."""
+        records, leaves, size, nodes, head = (
+            rows.records,
+            rows.leaves,
+            rows.first,
+            rows.nodes,
+            rows.head,
+        )
+        agencies = _agency_rows(records, size)
+        members = _member_rows(records, size)
+        statements: list[tuple[str, tuple[Any, ...]]] = [
+            (
+                "INSERT INTO audit_entries (idx, leaf_hash, data, at, organisation_id,"
+                " program_id, outcome, subject) SELECT * FROM unnest(%s::bigint[],"
+                " %s::bytea[], %s::bytea[], %s::timestamptz[], %s::text[], %s::text[],"
+                " %s::text[], %s::text[])",
+                (
+                    list(range(size, size + len(records))),
+                    list(leaves),
+                    [r.data for r in records],
+                    [r.at.astimezone(dt.UTC) for r in records],
+                    [r.organisation_id for r in records],
+                    [r.program_id for r in records],
+                    [r.outcome for r in records],
+                    [r.subject for r in records],
+                ),
+            ),
+            (
+                "INSERT INTO audit_entry_agencies (agency_id, idx)"
+                " SELECT * FROM unnest(%s::text[], %s::bigint[])",
+                ([a for a, _ in agencies], [i for _, i in agencies]),
+            ),
+            (
+                "INSERT INTO audit_entry_members (pseudonym, idx)"
+                " SELECT * FROM unnest(%s::text[], %s::bigint[])",
+                ([m for m, _ in members], [i for _, i in members]),
+            ),
+            (
+                "INSERT INTO audit_nodes (level, position, hash)"
+                " SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])",
+                (
+                    [level for level, _ in nodes],
+                    [position for _, position in nodes],
+                    list(nodes.values()),
+                ),
+            ),
+            (
+                "UPDATE audit_log SET size = %s, root = %s WHERE origin = %s",
+                (head[0], head[1], self.origin),
+            ),
+        ]
+        driver = connection.connection.driver_connection
+        try:
+            with driver.pipeline(), driver.cursor() as cursor:  # type: ignore[union-attr]
+                for statement, parameters in statements:
+                    cursor.execute(statement, parameters)
+        except connection.dialect.loaded_dbapi.Error as exc:
+            # As SQLAlchemy would raise it: callers fail closed on SQLAlchemyError.
+            raise sa.exc.DBAPIError("audit append", None, exc) from exc
 
     def head(self) -> tuple[int, bytes]:
         """The log's size and root as committed."""
@@ -416,24 +490,35 @@ _ROWS_PER_INSERT = 500
 """Rows of one multi-row INSERT (within both backends' limits on bound parameters)."""
 
 
+def _agency_rows(records: Sequence[AuditRecord], size: int) -> list[tuple[str, int]]:
+    """``(agency_id, index)`` of every agency each record asked, once per record."""
+    return [
+        (agency, size + offset)
+        for offset, record in enumerate(records)
+        for agency in dict.fromkeys(record.agencies)
+    ]
+
+
+def _member_rows(records: Sequence[AuditRecord], size: int) -> list[tuple[str, int]]:
+    """``(pseudonym, index)`` of every other household member each record read."""
+    return [
+        (member, size + offset)
+        for offset, record in enumerate(records)
+        for member in dict.fromkeys(record.members)
+        if member != record.subject
+    ]
+
+
 def _insert_rows(connection: sa.Connection, table: sa.Table, rows: list[tuple[Any, ...]]) -> None:
-    """Insert ``rows`` (values in ``table``'s column order): ``COPY`` on PostgreSQL,
-    multi-row INSERTs on SQLite, in the connection's transaction.
+    """Insert ``rows`` (values in ``table``'s column order) as multi-row INSERTs (SQLite).
 
     For the small index and node rows (text, integers, bytes: no type conversion), many per
-    entry: row by row, SQLAlchemy's parameter handling (SQLite) and psycopg's pipeline
-    (PostgreSQL) took more time than the database did. The entries themselves, with a
-    datetime column, go through SQLAlchemy.
+    entry: row by row, SQLAlchemy's parameter handling took more time than SQLite did. The
+    entries themselves, with a datetime column, go through SQLAlchemy.
     """
     if not rows:
         return
     columns = ", ".join(column.name for column in table.columns)
-    if connection.dialect.name == "postgresql":
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        with cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        return
     row_marks = "(" + ", ".join("?" for _ in table.columns) + ")"
     for first in range(0, len(rows), _ROWS_PER_INSERT):
         chunk = rows[first : first + _ROWS_PER_INSERT]

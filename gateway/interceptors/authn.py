@@ -78,13 +78,14 @@ class AuthenticationInterceptor(CallInterceptor):
 
     async def admit(self, method: str, context: Context, request: object) -> Context:
         """The context carrying the caller the token proves; refuse without one."""
+        started = time.time_ns()
         token = _bearer_token(context.invocation_metadata())
         try:
             caller = self.authenticate(token or "")
         except AuthenticationError as exc:
             record(SecurityEvent("unauthenticated", exc.reason, method, context.peer()))
             raise
-        return AuthenticatedContext.of(context, caller)
+        return AuthenticatedContext.of(context, caller, (started, time.time_ns()))
 
 
 def _bearer_token(metadata: Any) -> str | None:

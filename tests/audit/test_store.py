@@ -285,6 +285,19 @@ def test_racing_hubs_of_two_logs_start_only_one(engine: sa.Engine, empty_db: sa.
     assert outcomes.count("refused") == 3
 
 
+def test_a_failed_append_writes_nothing_and_raises_sqlalchemys_error(
+    store: AuditStore, engine: sa.Engine
+) -> None:
+    store.append([record(n) for n in range(3)])
+    before = store.head()
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE audit_entry_members")
+    with pytest.raises(sa.exc.SQLAlchemyError):
+        store.append([record(n) for n in range(3, 8)])  # record 4 has household members
+    assert store.head() == before
+    assert [i for i, _ in store.entries()] == [0, 1, 2]
+
+
 def test_an_empty_append_is_refused(store: AuditStore) -> None:
     with pytest.raises(AuditStoreError):
         store.append([])

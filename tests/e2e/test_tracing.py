@@ -87,7 +87,13 @@ async def test_a_check_is_one_trace_with_a_span_per_stage_and_per_agency(
     assert check.context is not None
     trace_spans = _in_trace(finished, check.context.trace_id)
     names = {s.name for s in trace_spans}
-    assert {"Check", "admit", "consent", "decide", "plan", "evaluate", "audit.append"} <= names
+    stages = {"authenticate", "admit", "consent", "decide", "plan", "evaluate", "audit.append"}
+    assert {"Check"} | stages <= names
+    [authenticate] = _named(trace_spans, "authenticate")
+    assert _parent_of(authenticate, trace_spans) is check
+    assert check.start_time is not None
+    assert authenticate.start_time is not None
+    assert check.start_time <= authenticate.start_time
     fetches = [s for s in trace_spans if s.name.startswith("fetch ")]
     contacted = {source.agency_id for source in reply.sources}
     assert sorted(s.name.removeprefix("fetch ") for s in fetches) == sorted(contacted)
