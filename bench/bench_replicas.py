@@ -38,18 +38,32 @@ from bench._stats import (
     RunSummary,
     environment_line,
     markdown_table,
+    medians,
     record_section,
 )
 from bench.bench_audit_append import POSTGRES, postgres_schema, reachable
 from bench.bench_check import Call, closed_loop, hub_call
 from bench.bench_layers import PROGRAM, bench_programs
-from bench.bench_security import BearerToken, Hub
+from bench.bench_security import BearerToken, Hub, per_check
 from consent.migrations import CONSENT_MIGRATIONS
 from gateway.config import SecurityLayers
 from gateway.pki.tls import client_channel_credentials
 
 TRACED = {"OTEL_TRACES_EXPORTER": "console", "OTEL_METRICS_EXPORTER": "none"}
 CELLS = ("1 replica, c64", "3 replicas, c64", "3 replicas, c192", "T (traced), c64")
+
+
+WORK: dict[str, list[dict[str, float]]] = {}
+"""Per loaded cell and run: checks per coalesced group and Fetch calls per check."""
+
+
+def _work(hubs: dict[str, Hub], names: Sequence[str]) -> dict[str, int]:
+    """The named hubs' work counters, summed."""
+    total: dict[str, int] = {}
+    for name in names:
+        for key, value in hubs[name].work().items():
+            total[key] = total.get(key, 0) + value
+    return total
 
 
 def _spread(calls: Sequence[Call]) -> Call:
@@ -119,15 +133,19 @@ async def _measure(
             "3 replicas, c192": (replicas, 3 * args.concurrency),
             "T (traced), c64": (calls["T"], args.concurrency),
         }
+        served = {cell: ["T"] if cell.startswith("T") else ["A"] for cell in loads}
+        served["3 replicas, c64"] = served["3 replicas, c192"] = ["A", "B", "C"]
         runs: dict[str, list[Run]] = {}
         for round_index in range(args.runs):
             cells = list(loads)
             turn = round_index % len(cells)
             for cell in cells[turn:] + cells[:turn]:
                 call, concurrency = loads[cell]
+                before = _work(hubs, served[cell])
                 run_ = await closed_loop(
                     call, heads, concurrency=concurrency, duration_s=args.duration
                 )
+                WORK.setdefault(cell, []).append(per_check(before, _work(hubs, served[cell])))
                 runs.setdefault(cell, []).append(run_)
                 print(f"{cell:<18} {run_.calls / run_.elapsed_s:,.0f} checks/s", flush=True)
             for name in ("A", "T")[round_index % 2 :] + ("A", "T")[: round_index % 2]:
@@ -154,10 +172,16 @@ def report(args: argparse.Namespace, results: dict[str, RunSummary]) -> str:
             results[cell].per_second.show(0),
             results[cell].p50_ms.show(1),
             results[cell].p99_ms.show(1),
+            f"{medians(WORK[cell]).get('checks per group', 0):.1f}",
+            f"{medians(WORK[cell]).get('fetches per check', 0):.1f}",
         ]
         for cell in CELLS
     ]
-    lines.append(markdown_table(["load", "checks/s", "p50 ms", "p99 ms"], rows))
+    lines.append(
+        markdown_table(
+            ["load", "checks/s", "p50 ms", "p99 ms", "checks/group", "Fetch calls/check"], rows
+        )
+    )
     one, three = results["1 replica, c64"], results["3 replicas, c64"]
     off, on = results["A c1"], results["T c1"]
     lines += [

@@ -394,7 +394,7 @@ async def measure(
                         key = (name, program_id, concurrency)
                         runs.setdefault(key, []).append(run)
                         cpu.setdefault(key, []).append(meter.per_call(run.calls))
-                        work.setdefault(key, []).append(_per_check(before, hubs[name].work()))
+                        work.setdefault(key, []).append(per_check(before, hubs[name].work()))
             print(f"round {round_index + 1}/{args.runs} done", flush=True)
         for key, listed in runs.items():
             results.measured[key] = Measured(RunSummary.of(listed), medians(cpu[key]))
@@ -477,7 +477,7 @@ def security_shares(collapsed: str) -> dict[str, float]:
     return {step: 100 * n / total if total else 0.0 for step, n in hits.items()}
 
 
-def _per_check(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
+def per_check(before: dict[str, int], after: dict[str, int]) -> dict[str, float]:
     """Checks per coalesced group and Fetch calls per check between two readings."""
     checks = after.get("checks", 0) - before.get("checks", 0)
     groups = after.get("groups", 0) - before.get("groups", 0)

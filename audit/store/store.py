@@ -232,18 +232,11 @@ class AuditStore:
 
     def _write_rows(self, connection: sa.Connection, rows: _Append) -> None:
         """The append's rows, statement by statement (SQLite: no round trips to save)."""
-        records, leaves, size, nodes, head = (
-            rows.records,
-            rows.leaves,
-            rows.first,
-            rows.nodes,
-            rows.head,
-        )
         connection.execute(
             sa.insert(audit_entries),
             [
                 {
-                    "idx": size + offset,
+                    "idx": rows.first + offset,
                     "leaf_hash": leaf,
                     "data": record.data,
                     "at": record.at,
@@ -252,20 +245,20 @@ class AuditStore:
                     "outcome": record.outcome,
                     "subject": record.subject,
                 }
-                for offset, (record, leaf) in enumerate(zip(records, leaves, strict=True))
+                for offset, (record, leaf) in enumerate(zip(rows.records, rows.leaves, strict=True))
             ],
         )
-        _insert_rows(connection, audit_entry_agencies, _agency_rows(records, size))
-        _insert_rows(connection, audit_entry_members, _member_rows(records, size))
+        _insert_rows(connection, audit_entry_agencies, _agency_rows(rows.records, rows.first))
+        _insert_rows(connection, audit_entry_members, _member_rows(rows.records, rows.first))
         _insert_rows(
             connection,
             audit_nodes,
-            [(level, position, node) for (level, position), node in nodes.items()],
+            [(level, position, node) for (level, position), node in rows.nodes.items()],
         )
         connection.execute(
             sa.update(audit_log)
             .where(audit_log.c.origin == self.origin)
-            .values(size=head[0], root=head[1])
+            .values(size=rows.head[0], root=rows.head[1])
         )
 
     def _write_pipelined(self, connection: sa.Connection, rows: _Append) -> None:
@@ -273,15 +266,8 @@ class AuditStore:
         columns as arrays, all sent in one pipeline, so the head row's lock waits for one
         round trip here rather than one per statement (it is the log's one writer lock,
         which every replica queues on)."""
-        records, leaves, size, nodes, head = (
-            rows.records,
-            rows.leaves,
-            rows.first,
-            rows.nodes,
-            rows.head,
-        )
-        agencies = _agency_rows(records, size)
-        members = _member_rows(records, size)
+        agencies = _agency_rows(rows.records, rows.first)
+        members = _member_rows(rows.records, rows.first)
         statements: list[tuple[str, tuple[Any, ...]]] = [
             (
                 "INSERT INTO audit_entries (idx, leaf_hash, data, at, organisation_id,"
@@ -289,14 +275,14 @@ class AuditStore:
                 " %s::bytea[], %s::bytea[], %s::timestamptz[], %s::text[], %s::text[],"
                 " %s::text[], %s::text[])",
                 (
-                    list(range(size, size + len(records))),
-                    list(leaves),
-                    [r.data for r in records],
-                    [r.at.astimezone(dt.UTC) for r in records],
-                    [r.organisation_id for r in records],
-                    [r.program_id for r in records],
-                    [r.outcome for r in records],
-                    [r.subject for r in records],
+                    list(range(rows.first, rows.first + len(rows.records))),
+                    list(rows.leaves),
+                    [r.data for r in rows.records],
+                    [r.at.astimezone(dt.UTC) for r in rows.records],
+                    [r.organisation_id for r in rows.records],
+                    [r.program_id for r in rows.records],
+                    [r.outcome for r in rows.records],
+                    [r.subject for r in rows.records],
                 ),
             ),
             (
@@ -313,14 +299,14 @@ class AuditStore:
                 "INSERT INTO audit_nodes (level, position, hash)"
                 " SELECT * FROM unnest(%s::smallint[], %s::bigint[], %s::bytea[])",
                 (
-                    [level for level, _ in nodes],
-                    [position for _, position in nodes],
-                    list(nodes.values()),
+                    [level for level, _ in rows.nodes],
+                    [position for _, position in rows.nodes],
+                    list(rows.nodes.values()),
                 ),
             ),
             (
                 "UPDATE audit_log SET size = %s, root = %s WHERE origin = %s",
-                (head[0], head[1], self.origin),
+                (rows.head[0], rows.head[1], self.origin),
             ),
         ]
         driver = connection.connection.driver_connection
