@@ -377,6 +377,11 @@ class AuditLog:
         del key, waiting  # recorded whether or not its caller still waits
         return await self.record(group)
 
+    async def drain(self) -> None:
+        """Write every append still gathering or running (graceful shutdown)."""
+        await self._singles.drain()
+        await self._appends.drain()
+
     async def checkpoints(self) -> None:
         """Sign checkpoints until cancelled: when enough entries are new, or every interval."""
         while True:

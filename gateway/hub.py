@@ -85,7 +85,8 @@ class Hub:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def stop(self, grace_s: float | None = 5.0) -> None:
-        """Stop taking calls, finish in-flight checks, sign a last checkpoint, close."""
+        """Stop taking calls, finish in-flight checks, write the audit appends still pending,
+        sign a last checkpoint, close."""
         await self.health.enter_graceful_shutdown()
         await self.servicer.drain()
         await self.server.stop(grace_s)
@@ -95,6 +96,7 @@ class Hub:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.audit is not None:
+            await self.audit.drain()
             await self.audit.checkpoint()
             self.audit.store.close()
         if self.consent is not None:
