@@ -132,6 +132,7 @@ def cli_batch(target: str, caseload: Path, output: Path) -> tuple[float, Counter
         "check-batch",
         "--server",
         target,
+        "--insecure",  # the benchmark's hub is plaintext: no profile is read or needed
         "--program",
         PROGRAM,
         "--purpose",
