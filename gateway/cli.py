@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import itertools
 import logging
 import os
 import sys
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
@@ -311,6 +319,17 @@ def check(
     render.show_result(Console(), result, lang)
 
 
+_RESULT_COLUMNS = (
+    "request_id",
+    "national_id",
+    "decision",
+    "reason_codes",
+    "failed_rules",
+    "reasons",
+    "error",
+)
+
+
 @main.command("check-batch")
 @connection_options
 @click.option("--program", required=True)
@@ -319,10 +338,15 @@ def check(
     "--in",
     "in_path",
     required=True,
-    type=click.File("r", encoding="utf-8"),
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CSV with a national_id column (and optionally request_id).",
 )
-@click.option("--out", "out_path", required=True, type=click.File("w", encoding="utf-8"))
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep the rows --out already holds (an interrupted run's) and check only the rest.",
+)
 @click.option("--lang", type=_LANG, default="en", show_default=True)
 @click.option("--timeout", default=3600.0, show_default=True, help="Deadline in seconds.")
 def check_batch(
@@ -331,57 +355,53 @@ def check_batch(
     insecure: bool,
     program: str,
     purpose: str,
-    in_path: TextIO,
-    out_path: TextIO,
+    in_path: Path,
+    out_path: Path,
+    resume: bool,
     lang: str,
     timeout: float,
 ) -> None:
     """Re-assess a caseload with CheckBatch: CSV in, one CSV row per subject out.
 
-    Exits 0 when every row was decided, 1 when any row could not be (its error column says
-    why), 2 on a usage error.
+    The CSV is streamed both ways, so memory stays flat whatever its size. With ``--resume``
+    the rows an interrupted run wrote are kept (each must be the input's row at its place)
+    and only the subjects after them are checked. Exits 0 when every row was decided, 1 when
+    any row could not be (its error column says why), 2 on a usage error.
     """
     connection = connect(server, profile_path, insecure)
-    rows = list(_read_subjects(in_path))
-    if not rows:
+    with in_path.open(encoding="utf-8", newline="") as handle:
+        total = sum(1 for _ in _read_subjects(handle))
+    if not total:
         raise click.ClickException("the input CSV holds no subjects")
-    writer = csv.writer(out_path)
-    writer.writerow(
-        [
-            "request_id",
-            "national_id",
-            "decision",
-            "reason_codes",
-            "failed_rules",
-            "reasons",
-            "error",
-        ]
-    )
+    kept = _kept_rows(in_path, out_path) if resume else Counter[str]()
+    skip = sum(kept.values())
 
-    async def requests() -> AsyncIterator[eligibility_pb2.CheckRequest]:
-        for national_id, request_id in rows:
-            yield eligibility_pb2.CheckRequest(
-                national_id=national_id,
-                program_id=program,
-                purpose=purpose,
-                request_id=request_id,
-            )
+    async def run(
+        progress: Progress, writer: Any, subjects: Iterator[tuple[str, str]]
+    ) -> Counter[str]:
+        task = progress.add_task("checking", total=total, completed=skip)
+        counts: Counter[str] = Counter()
+        in_flight: deque[str] = deque()
 
-    async def run(progress: Progress) -> dict[str, int]:
-        task = progress.add_task("checking", total=len(rows))
-        counts: dict[str, int] = {}
+        async def requests() -> AsyncIterator[eligibility_pb2.CheckRequest]:
+            for national_id, request_id in subjects:
+                in_flight.append(national_id)
+                yield eligibility_pb2.CheckRequest(
+                    national_id=national_id,
+                    program_id=program,
+                    purpose=purpose,
+                    request_id=request_id,
+                )
+
         async with connection.channel() as channel:
             stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
-            index = 0
             batch = stub.CheckBatch(requests(), timeout=timeout, metadata=connection.metadata())
             async for result in batch:
-                national_id = rows[index][0]
-                index += 1
                 decision = render.decision_name(result.decision)
                 if result.HasField("error"):
                     decision = "ERROR"
-                counts[decision] = counts.get(decision, 0) + 1
-                writer.writerow(_result_row(national_id, result, decision, lang))
+                counts[decision] += 1
+                writer.writerow(_result_row(in_flight.popleft(), result, decision, lang))
                 progress.advance(task)
         return counts
 
@@ -391,17 +411,66 @@ def check_batch(
         BarColumn(),
         TextColumn("{task.completed}/{task.total}"),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
     )
-    with Progress(*columns, console=console) as progress:
-        counts = call_hub(lambda: asyncio.run(run(progress)))
+    counts: Counter[str] = Counter()
+    with (
+        in_path.open(encoding="utf-8", newline="") as source,
+        out_path.open("a" if resume else "w", encoding="utf-8", newline="") as out,
+        Progress(*columns, console=console) as progress,
+    ):
+        writer = csv.writer(out)
+        if not skip:
+            writer.writerow(_RESULT_COLUMNS)
+        subjects = itertools.islice(_read_subjects(source), skip, None)
+        if skip < total:
+            counts = call_hub(lambda: asyncio.run(run(progress, writer, subjects)))
+    counts.update(kept)
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-    console.print(f"{len(rows)} subjects → {out_path.name}  ({summary})")
-    undecided = len(rows) - sum(n for decision, n in counts.items() if decision != "ERROR")
+    resumed = f", {skip} kept from before" if skip else ""
+    console.print(f"{total} subjects → {out_path.name}  ({summary}{resumed})")
+    undecided = total - sum(n for decision, n in counts.items() if decision != "ERROR")
     if undecided:
         raise click.ClickException(
-            f"{undecided} of {len(rows)} rows could not be decided "
+            f"{undecided} of {total} rows could not be decided "
             f"(see the error column of {out_path.name})"
         )
+
+
+def _kept_rows(in_path: Path, out_path: Path) -> Counter[str]:
+    """The decisions of the rows an interrupted run wrote to ``out_path``, counted; a last
+    line cut off mid-write is removed. Each kept row must be the input's row at its place.
+
+    Raises:
+        click.ClickException: ``out_path`` is not this command's output for this input.
+    """
+    if not out_path.exists():
+        return Counter()
+    data = out_path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    if len(complete) != len(data):
+        out_path.write_bytes(complete)  # the row being written when the run stopped
+    kept: Counter[str] = Counter()
+    with (
+        out_path.open(encoding="utf-8", newline="") as out,
+        in_path.open(encoding="utf-8", newline="") as source,
+    ):
+        rows = csv.reader(out)
+        header = next(rows, None)
+        if header is None:
+            return kept
+        if tuple(header) != _RESULT_COLUMNS:
+            raise click.ClickException(f"{out_path} is not a check-batch result file")
+        subjects = _read_subjects(source)
+        for line, row in enumerate(rows, start=2):
+            expected = next(subjects, None)
+            if expected is None or len(row) != len(_RESULT_COLUMNS) or row[1] != expected[0]:
+                raise click.ClickException(
+                    f"{out_path}:{line} is not the result of {in_path}'s row {line - 1}: "
+                    "resume with the input of the interrupted run"
+                )
+            kept[row[2]] += 1
+    return kept
 
 
 def _result_row(
