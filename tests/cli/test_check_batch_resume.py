@@ -40,6 +40,10 @@ class CountingHub:
     hub: Hub
     decided: int = 0
 
+    def command(self) -> list[str]:
+        """``check-batch`` against this hub, livelihood_basket, without the files."""
+        return ["check-batch", "--insecure", "--server", f"127.0.0.1:{self.hub.port}", *LIVELIHOOD]
+
 
 @pytest_asyncio.fixture
 async def counting(
@@ -85,7 +89,7 @@ async def test_an_interrupted_run_resumes_without_rechecking_a_written_row(
 ) -> None:
     source, ids = _caseload(tmp_path, population)
     out = tmp_path / "out.csv"
-    args = ["check-batch", "--insecure", "--server", f"127.0.0.1:{counting.hub.port}", *LIVELIHOOD]
+    args = counting.command()
     files = ["--in", str(source), "--out", str(out)]
     first = await asyncio.create_subprocess_exec(
         *SAKHA, *args, *files, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE
@@ -117,7 +121,7 @@ async def test_resume_refuses_another_inputs_output_and_starts_afresh_without_on
 ) -> None:
     source, ids = _caseload(tmp_path, population)
     out = tmp_path / "out.csv"
-    args = ["check-batch", "--insecure", "--server", f"127.0.0.1:{counting.hub.port}", *LIVELIHOOD]
+    args = counting.command()
     code, err = await _sakha(*args, "--in", str(source), "--out", str(out), "--resume")
     assert code == 0, err  # nothing to resume: a full run
     assert counting.decided == ROWS
