@@ -7,15 +7,11 @@ profile. Failures are one ``Error:`` line, exit 1; usage errors exit 2.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias
 
 import click
-import grpc
 import sqlalchemy as sa
 from google.protobuf import timestamp_pb2
 from rich.console import Console
@@ -25,55 +21,17 @@ from sakha.v1 import audit_pb2 as pb2
 from sakha.v1 import audit_pb2_grpc
 
 from gateway import render
-from gateway.cli_connection import UtcTime, call_hub, hub_options, one_line, timestamp
+from gateway.cli_connection import ServiceCalls, UtcTime, hub_options, one_line, timestamp
 from gateway.hub_connection import HubConnection
 
-_Req = TypeVar("_Req")
-_Resp = TypeVar("_Resp")
+_Hub: TypeAlias = "ServiceCalls[audit_pb2_grpc.AuditServiceAsyncStub]"
 
 
-@dataclass(frozen=True)
-class _Hub:
-    """Where to call and how long to wait."""
-
-    connection: HubConnection
-    timeout: float
-
-    def call(
-        self,
-        method: Callable[
-            [audit_pb2_grpc.AuditServiceAsyncStub], grpc.aio.UnaryUnaryMultiCallable[_Req, _Resp]
-        ],
-        request: _Req,
-    ) -> _Resp:
-        """Call a unary ``method`` of the AuditService; a failure is one line."""
-
-        async def run() -> _Resp:
-            async with self.connection.channel() as channel:
-                rpc = method(audit_pb2_grpc.AuditServiceStub(channel))
-                return await rpc(request, timeout=self.timeout, metadata=self.connection.metadata())
-
-        return call_hub(lambda: asyncio.run(run()))
-
-    def stream(
-        self,
-        method: Callable[
-            [audit_pb2_grpc.AuditServiceAsyncStub], grpc.aio.UnaryStreamMultiCallable[_Req, _Resp]
-        ],
-        request: _Req,
-    ) -> list[_Resp]:
-        """Every message a streaming ``method`` sends; a failure is one line."""
-
-        async def run() -> list[_Resp]:
-            async with self.connection.channel() as channel:
-                rpc = method(audit_pb2_grpc.AuditServiceStub(channel))
-                call = rpc(request, timeout=self.timeout, metadata=self.connection.metadata())
-                return [reply async for reply in call]
-
-        return call_hub(lambda: asyncio.run(run()))
+def _calls(connection: HubConnection, timeout: float) -> _Hub:
+    return ServiceCalls(connection, timeout, audit_pb2_grpc.AuditServiceStub)
 
 
-_hub_options = hub_options(_Hub, timeout_s=30.0)
+_hub_options = hub_options(_calls, timeout_s=30.0)
 
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print it as JSON.")

@@ -7,11 +7,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import click
 import grpc
@@ -21,6 +23,9 @@ from gateway.client_profile import default_profile_path
 from gateway.hub_connection import HubConnection
 
 _T = TypeVar("_T")
+_Stub = TypeVar("_Stub")
+_Req = TypeVar("_Req")
+_Resp = TypeVar("_Resp")
 
 
 def one_line(exc: BaseException) -> str:
@@ -107,6 +112,44 @@ def timestamp(value: dt.datetime | None) -> timestamp_pb2.Timestamp | None:
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime(value)
     return stamp
+
+
+@dataclass(frozen=True)
+class ServiceCalls(Generic[_Stub]):
+    """Calls to one of the hub's services: where, how long to wait, and its stub."""
+
+    connection: HubConnection
+    timeout: float
+    stub: Callable[[grpc.aio.Channel], _Stub]
+
+    def call(
+        self,
+        method: Callable[[_Stub], grpc.aio.UnaryUnaryMultiCallable[_Req, _Resp]],
+        request: _Req,
+    ) -> _Resp:
+        """Call a unary ``method`` with ``request``; a failure is one line."""
+
+        async def run() -> _Resp:
+            async with self.connection.channel() as channel:
+                rpc = method(self.stub(channel))
+                return await rpc(request, timeout=self.timeout, metadata=self.connection.metadata())
+
+        return call_hub(lambda: asyncio.run(run()))
+
+    def stream(
+        self,
+        method: Callable[[_Stub], grpc.aio.UnaryStreamMultiCallable[_Req, _Resp]],
+        request: _Req,
+    ) -> list[_Resp]:
+        """Every message a streaming ``method`` sends; a failure is one line."""
+
+        async def run() -> list[_Resp]:
+            async with self.connection.channel() as channel:
+                rpc = method(self.stub(channel))
+                call = rpc(request, timeout=self.timeout, metadata=self.connection.metadata())
+                return [reply async for reply in call]
+
+        return call_hub(lambda: asyncio.run(run()))
 
 
 def hub_options(

@@ -8,15 +8,12 @@ exit 1; usage errors exit 2.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeAlias
 
 import click
-import grpc
 from google.protobuf import duration_pb2, timestamp_pb2
 from rich.console import Console
 from rich.table import Table
@@ -24,11 +21,8 @@ from sakha.v1 import consent_pb2 as pb2
 from sakha.v1 import consent_pb2_grpc
 
 from gateway import render
-from gateway.cli_connection import UtcTime, call_hub, hub_options, one_line, timestamp
+from gateway.cli_connection import ServiceCalls, UtcTime, hub_options, one_line, timestamp
 from gateway.hub_connection import HubConnection
-
-_Req = TypeVar("_Req")
-_Resp = TypeVar("_Resp")
 
 
 def _names(enum: Any, prefix: str) -> list[str]:
@@ -58,32 +52,14 @@ def _wire(kind: tuple[str, Any], name: str | None) -> int:
     return int(enum.Value(prefix + name.upper())) if name else 0
 
 
-@dataclass(frozen=True)
-class _Hub:
-    """Where to call and how long to wait."""
-
-    connection: HubConnection
-    timeout: float
-
-    def call(
-        self,
-        method: Callable[
-            [consent_pb2_grpc.ConsentServiceAsyncStub],
-            grpc.aio.UnaryUnaryMultiCallable[_Req, _Resp],
-        ],
-        request: _Req,
-    ) -> _Resp:
-        """Call ``method`` of the ConsentService with ``request``; a failure is one line."""
-
-        async def run() -> _Resp:
-            async with self.connection.channel() as channel:
-                rpc = method(consent_pb2_grpc.ConsentServiceStub(channel))
-                return await rpc(request, timeout=self.timeout, metadata=self.connection.metadata())
-
-        return call_hub(lambda: asyncio.run(run()))
+_Hub: TypeAlias = "ServiceCalls[consent_pb2_grpc.ConsentServiceAsyncStub]"
 
 
-_hub_options = hub_options(_Hub, timeout_s=10.0)
+def _calls(connection: HubConnection, timeout: float) -> _Hub:
+    return ServiceCalls(connection, timeout, consent_pb2_grpc.ConsentServiceStub)
+
+
+_hub_options = hub_options(_calls, timeout_s=10.0)
 
 
 _WHY = click.option("--why", default="", help="Why, for the history [default: what was done].")
