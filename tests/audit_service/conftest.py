@@ -47,12 +47,11 @@ from audit.store import AuditRecord, AuditStore
 from gateway.audit_service import AuditServicer
 from gateway.auth.policy import AccessPolicy
 from gateway.auth.registry import ClientKey, ClientRegistry, Organisation, Role
-from gateway.auth.tokens import issue_token
 from gateway.interceptors import hub_interceptors
 from gateway.interceptors.authn import AuthenticationInterceptor
 from tests.audit import test_store as store_tests
 from tests.consent.conftest import OTHER, SUBJECT, national_id
-from tests.consent_service.conftest import AUDIENCE, CHECKER, OPERATOR
+from tests.consent_service.conftest import AUDIENCE, CHECKER, bearer_metadata
 
 # The audit store tests' database fixtures: a SQLite file, then a fresh PostgreSQL schema.
 empty_db = store_tests.empty_db
@@ -210,17 +209,7 @@ class AuditHub:
 
     def metadata(self, org: str | None) -> tuple[tuple[str, str], ...]:
         """The bearer token of ``org``'s operator; nothing for None."""
-        if org is None:
-            return ()
-        token = issue_token(
-            organisation_id=org,
-            operator=OPERATOR,
-            private_key=self.keys[org],
-            kid=f"{org}-1",
-            audience=AUDIENCE,
-            ttl_s=300,
-        )
-        return (("authorization", f"Bearer {token}"),)
+        return bearer_metadata(self.keys, org)
 
     async def call(self, rpc: str, request: Any, org: str | None = AUDITOR) -> Any:
         """Call ``rpc`` with a deadline, as ``org``; a stream is read to its end as a list."""

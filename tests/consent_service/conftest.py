@@ -130,6 +130,23 @@ class TickingClock:
         return NOW + dt.timedelta(seconds=self.readings)
 
 
+def bearer_metadata(
+    keys: dict[str, ed25519.Ed25519PrivateKey], org: str | None
+) -> tuple[tuple[str, str], ...]:
+    """The call metadata carrying a bearer token of ``org``'s operator; nothing for None."""
+    if org is None:
+        return ()
+    token = issue_token(
+        organisation_id=org,
+        operator=OPERATOR,
+        private_key=keys[org],
+        kid=f"{org}-1",
+        audience=AUDIENCE,
+        ttl_s=300,
+    )
+    return (("authorization", f"Bearer {token}"),)
+
+
 @dataclass
 class Hub:
     """A running ConsentService and a way to call it as any organisation."""
@@ -139,17 +156,7 @@ class Hub:
 
     def metadata(self, org: str | None) -> tuple[tuple[str, str], ...]:
         """The bearer token of ``org``'s operator; nothing for None."""
-        if org is None:
-            return ()
-        token = issue_token(
-            organisation_id=org,
-            operator=OPERATOR,
-            private_key=self.keys[org],
-            kid=f"{org}-1",
-            audience=AUDIENCE,
-            ttl_s=300,
-        )
-        return (("authorization", f"Bearer {token}"),)
+        return bearer_metadata(self.keys, org)
 
     async def call(self, rpc: str, request: Any, org: str | None = MANAGER) -> Any:
         """Call ``rpc`` with a deadline, as ``org``."""
