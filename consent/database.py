@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +116,21 @@ class UtcDateTime(sa.TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+class EngineStore:
+    """A store over one engine: its transactions (:func:`writing`, :func:`reading`) and
+    :meth:`close`. The consent store and the audit log are both one."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+
+    def close(self) -> None:
+        """Close the engine's connections."""
+        self._engine.dispose()
+
+    def _write(self) -> AbstractContextManager[sa.Connection]:
+        return writing(self._engine)
+
+    def _read(self) -> AbstractContextManager[sa.Connection]:
+        return reading(self._engine)

@@ -182,17 +182,41 @@ def _unanswered(
     pseudonymizer: Pseudonymizer,
     now: dt.datetime,
 ) -> Entry:
+    return _entry(
+        command,
+        now,
+        purpose=_identifier(command.purpose),
+        program=Program(_identifier(command.program_id), None, None),
+        subject=_subject(command.subject, pseudonymizer),
+        basis=basis,
+        agencies=(),
+        result=result,
+    )
+
+
+def _entry(
+    command: CheckCommand,
+    now: dt.datetime,
+    *,
+    purpose: str,
+    program: Program,
+    subject: Subject | None,
+    basis: Basis | None,
+    agencies: tuple[AgencyQuery, ...],
+    result: Decision | Refusal | Failure,
+) -> Entry:
+    """The entry of ``command``: its own identity, and what the lookup did."""
     return Entry(
         time=now,
         request_id=_request_id(command.request_id),
         trace_id=command.trace_id,
         rpc=Rpc(command.rpc),
         caller=_caller(command),
-        purpose=_identifier(command.purpose),
-        program=Program(_identifier(command.program_id), None, None),
-        subject=_subject(command.subject, pseudonymizer),
+        purpose=purpose,
+        program=program,
+        subject=subject,
         basis=basis,
-        agencies=(),
+        agencies=agencies,
         result=result,
     )
 
@@ -219,12 +243,9 @@ def outcome_entry(
     program: HubProgram = outcome.program
     basis = outcome.basis
     evaluation = outcome.evaluation
-    return Entry(
-        time=now,
-        request_id=_request_id(command.request_id),
-        trace_id=command.trace_id,
-        rpc=Rpc(command.rpc),
-        caller=_caller(command),
+    return _entry(
+        command,
+        now,
         purpose=command.purpose,
         program=Program(program.id, program.version, program.ruleset_digest),
         subject=_subject(command.subject, pseudonymizer, outcome.members),

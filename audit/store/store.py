@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +35,7 @@ from audit.store.tables import (
     audit_log,
     audit_nodes,
 )
-from consent.database import create_store_engine, reading, writing
+from consent.database import EngineStore, create_store_engine, reading
 
 
 class AuditStoreError(AuditError):
@@ -126,7 +125,7 @@ class _Nodes:
         return {(row.level, row.position): bytes(row.hash) for row in rows}
 
 
-class AuditStore:
+class AuditStore(EngineStore):
     """One log (``origin``) in one database; a database holds exactly one log.
 
     Args:
@@ -145,7 +144,7 @@ class AuditStore:
     ) -> None:
         if check_schema:
             AUDIT_MIGRATIONS.require_schema(engine)
-        self._engine = engine
+        super().__init__(engine)
         self.origin = origin
         if create:
             self._ensure_head()
@@ -173,16 +172,6 @@ class AuditStore:
         except BaseException:
             engine.dispose()
             raise
-
-    def close(self) -> None:
-        """Close the engine's connections."""
-        self._engine.dispose()
-
-    def _write(self) -> AbstractContextManager[sa.Connection]:
-        return writing(self._engine)
-
-    def _read(self) -> AbstractContextManager[sa.Connection]:
-        return reading(self._engine)
 
     def _ensure_head(self) -> None:
         """Start the log, empty, unless it exists; refuse a database holding another log.

@@ -20,13 +20,12 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Collection, Sequence
-from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from jwt.utils import base64url_decode
 
-from consent.database import create_store_engine, reading, writing
+from consent.database import EngineStore, create_store_engine
 from consent.decision import (
     Allowed,
     Basis,
@@ -119,7 +118,7 @@ def _history_row(event: HistoryEvent[Any]) -> dict[str, Any]:
     }
 
 
-class ConsentStore:
+class ConsentStore(EngineStore):
     """Consents and mandates in one database.
 
     Args:
@@ -133,7 +132,7 @@ class ConsentStore:
     ) -> None:
         if check_schema:
             require_schema(engine)
-        self._engine = engine
+        super().__init__(engine)
         self._verifier = verifier
 
     @property
@@ -145,16 +144,6 @@ class ConsentStore:
     def open(cls, url: str | sa.URL, verifier: JwksVerifier) -> ConsentStore:
         """A store on the (migrated) database at ``url``."""
         return cls(create_store_engine(url), verifier)
-
-    def close(self) -> None:
-        """Close the engine's connections."""
-        self._engine.dispose()
-
-    def _write(self) -> AbstractContextManager[sa.Connection]:
-        return writing(self._engine)
-
-    def _read(self) -> AbstractContextManager[sa.Connection]:
-        return reading(self._engine)
 
     # --- consents --------------------------------------------------------------------------
 
