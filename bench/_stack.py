@@ -293,17 +293,24 @@ class Stack:
 
 @contextlib.contextmanager
 def running_agencies(
-    data_dir: Path, *, pki: Path | None = None, hub_keys: Path | None = None
+    data_dir: Path,
+    *,
+    pki: Path | None = None,
+    hub_keys: Path | None = None,
+    latency: Mapping[str, str] | None = None,
 ) -> Iterator[Child]:
     """The 30 simulated agencies over ``data_dir``, in a child process.
 
     With ``pki`` (a :class:`~gateway.pki.ca.PkiLayout` folder) each serves mutual TLS and
     admits only the hub's client certificate (``RequirePeerIdentity``), as in ``sakha demo``.
-    With ``hub_keys`` alone they serve plaintext but check every Fetch's token.
+    With ``hub_keys`` alone they serve plaintext but check every Fetch's token. ``latency``
+    maps agency ids (``"*"``: every other) to an injected wait, ``"20±5"`` ms
+    (:class:`~adapters.simulated.latency.Latency`).
     """
     tls = ("--pki", str(pki)) if pki is not None else ()
     keys = ("--hub-keys", str(hub_keys)) if hub_keys is not None else ()
-    with child("agencies", "--data-dir", str(data_dir), *tls, *keys) as running:
+    slow = ("--latency", json.dumps(dict(latency))) if latency else ()
+    with child("agencies", "--data-dir", str(data_dir), *tls, *keys, *slow) as running:
         yield running
 
 
@@ -455,8 +462,13 @@ class CpuMeter:
 
 
 @contextlib.contextmanager
-def profiled(pid: int, output: Path, *, seconds: float, rate: int = 250) -> Iterator[None]:
+def profiled(
+    pid: int, output: Path, *, seconds: float, rate: int = 250, gil: bool = False
+) -> Iterator[None]:
     """Sample ``pid`` with py-spy while the block runs (collapsed stacks into ``output``).
+
+    With ``gil`` only the thread holding the GIL is sampled: Python's own work, without
+    threads waiting in I/O (a commit's fsync) or native code that released the GIL.
 
     py-spy samples without stopping the process (``--nonblocking``), so the profiled run is
     only slightly slower; its figures are not used. ``seconds`` bounds the sampling; it ends
@@ -482,6 +494,7 @@ def profiled(pid: int, output: Path, *, seconds: float, rate: int = 250) -> Iter
         "--format",
         "raw",
         "--nonblocking",
+        *(["--gil"] if gil else []),
         "--output",
         str(output),
     ]
@@ -708,6 +721,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--pki", type=Path, help="PKI folder: agencies serve mutual TLS")
     parser.add_argument("--hub-keys", type=Path, help="fetch-token JWK Set agencies check")
     parser.add_argument(
+        "--latency", default="{}", help='JSON {agency_id or "*": "MS" or "MS±JITTER"} (agencies)'
+    )
+    parser.add_argument(
         "--security",
         default="",
         help="JSON {parts: {client_tls, client_tokens, agency_mtls, fetch_tokens, consent}, pki, "
@@ -730,6 +746,7 @@ def _die_with_parent(parent_pid: int) -> None:
 async def _serve(args: argparse.Namespace) -> None:
     from adapters.pki.material import PkiLayout  # noqa: PLC0415
     from adapters.simulated.host import start_simulated_agencies  # noqa: PLC0415
+    from adapters.simulated.latency import Latency  # noqa: PLC0415
     from adapters.telemetry import configure_telemetry  # noqa: PLC0415
     from gateway.hub import start_hub  # noqa: PLC0415
 
@@ -745,8 +762,9 @@ async def _serve(args: argparse.Namespace) -> None:
                 ensure_population(args.data_dir, households=args.households)
                 stamps["population"] = time.monotonic()
             pki = PkiLayout(args.pki) if args.pki is not None else None
+            latency = {a: Latency.parse(t) for a, t in json.loads(args.latency).items()}
             agencies = await start_simulated_agencies(
-                args.data_dir, pki=pki, hub_keys=args.hub_keys
+                args.data_dir, pki=pki, hub_keys=args.hub_keys, latency=latency
             )
             stamps["agencies"] = time.monotonic()
             announce["targets"] = agencies.targets()
@@ -796,8 +814,9 @@ def _hub_config(
 
 
 def _seed_consents(hub: Any, consents: Mapping[str, str]) -> None:
-    """Grant the demo organisation each listed subject's consent to each program."""
-    from gateway.demo_consent import grant_widest  # noqa: PLC0415
+    """Grant the demo organisation each listed subject's consent to each program, in
+    transactions of :data:`SEED_CHUNK` consents."""
+    from gateway.demo_consent import widest_consent  # noqa: PLC0415
     from gateway.demo_security import DEMO_ORGANISATION  # noqa: PLC0415
 
     layer = hub.consent
@@ -806,17 +825,29 @@ def _seed_consents(hub: Any, consents: Mapping[str, str]) -> None:
         template = hub.pipeline.consent_template(program_id)
         purpose = hub.registry.get(program_id).purposes[0]
         subjects = Path(subjects_file).read_text(encoding="utf-8").split()
-        for number, subject in enumerate(subjects):
-            grant_widest(
-                layer.store,
-                layer.signer,
-                template,
-                consent_id=f"bench-{program_id}-{number}",
-                subject=subject,
-                organisation_id=DEMO_ORGANISATION,
-                purpose=purpose,
-                now=now,
-            )
+        for start in range(0, len(subjects), SEED_CHUNK):
+            chunk = subjects[start : start + SEED_CHUNK]
+            granted = [
+                (
+                    layer.signer.sign_artefact(
+                        widest_consent(
+                            template,
+                            consent_id=f"bench-{program_id}-{start + offset}",
+                            subject=subject,
+                            organisation_id=DEMO_ORGANISATION,
+                            purpose=purpose,
+                            now=now,
+                        )
+                    ),
+                    template,
+                )
+                for offset, subject in enumerate(chunk)
+            ]
+            layer.store.grant_many(granted, actor="bench/seed", now=now)
+
+
+SEED_CHUNK = 10_000
+"""Consents granted per transaction when a benchmark hub seeds its store."""
 
 
 def _count_work() -> dict[str, int]:

@@ -157,6 +157,14 @@ def _cpu_model() -> str:
     return match.group(1).strip() if match else "unknown CPU"
 
 
+def publish(section: str, text: str, *, record: bool) -> None:
+    """Print a benchmark's RESULTS.md section and, when ``record``, write it there."""
+    print("\n" + text)
+    if record:
+        record_section(section, text)
+        print(f"recorded in {os.path.relpath(RESULTS_PATH)}")
+
+
 def record_section(name: str, body: str, path: Path = RESULTS_PATH) -> None:
     """Replace section ``name`` of RESULTS.md with ``body`` (appended when new).
 
@@ -190,7 +198,7 @@ class Profile:
     self_time: tuple[HotSpot, ...]
     """Functions by samples in which they were the innermost frame."""
     inclusive: tuple[HotSpot, ...]
-    """Sakha's own functions (gateway/, adapters/) by samples in which they were on the stack."""
+    """Sakha's own functions (:data:`OUR_PACKAGES`) by samples in which they were on the stack."""
     areas: tuple[HotSpot, ...]
     """Self time grouped by where the code lives (gRPC, protobuf, asyncio, Sakha module…)."""
     lines: tuple[HotSpot, ...]
@@ -245,6 +253,9 @@ class Profile:
 
 _FRAME = re.compile(r"^(?P<name>.*?) \((?P<file>[^()]*?)(?::\d+)?\)$")
 
+OUR_PACKAGES = ("gateway", "adapters", "consent", "audit")
+"""Sakha's own code, as py-spy names its files."""
+
 _NATIVE_LEAVES = {
     "Handle._run (asyncio/events.py)": "gRPC aio in C/Cython, run as event-loop callbacks "
     "(message (de)serialisation, send/receive)",
@@ -263,7 +274,7 @@ def _function(frame: str) -> str:
 
 
 def _is_ours(function: str) -> bool:
-    return "(gateway/" in function or "(adapters/" in function
+    return any(f"({package}/" in function for package in OUR_PACKAGES)
 
 
 def _area(function: str) -> str:
@@ -271,7 +282,7 @@ def _area(function: str) -> str:
     if function in _NATIVE_LEAVES:
         return _NATIVE_LEAVES[function]
     file = function.rsplit("(", 1)[-1].rstrip(")")
-    if file.startswith(("gateway/", "adapters/")):
+    if file.startswith(tuple(f"{package}/" for package in OUR_PACKAGES)):
         return file
     if file == "<string>":
         return "generated dataclass methods (<string>)"

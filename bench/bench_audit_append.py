@@ -109,7 +109,8 @@ class Backend:
     fresh: Callable[[Path], sa.Engine]
 
 
-def _sqlite(folder: Path) -> sa.Engine:
+def fresh_sqlite(folder: Path) -> sa.Engine:
+    """A new, migrated SQLite audit log in ``folder``."""
     path = folder / f"audit-{time.monotonic_ns()}.sqlite"
     url = sqlite_url(str(path)).render_as_string(hide_password=False)
     AUDIT_MIGRATIONS.upgrade(url)
@@ -196,7 +197,7 @@ def measure(
 
 def profile(folder: Path, entries: int) -> str:
     """cProfile's top functions (by own time) for one SQLite run at the largest group."""
-    engine = _sqlite(folder)
+    engine = fresh_sqlite(folder)
     profiler = cProfile.Profile()
     try:
         profiler.enable()
@@ -263,7 +264,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.profile:
             print(profile(folder, args.entries))
             return
-        backends = [Backend("SQLite", _sqlite)]
+        backends = [Backend("SQLite", fresh_sqlite)]
         if args.postgres and reachable(args.postgres):
             backends.append(Backend("PostgreSQL", _postgres(args.postgres)))
         results = {backend.name: measure(backend, args, folder) for backend in backends}

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import random
 import shutil
 import tempfile
@@ -44,12 +43,11 @@ from typing import Any
 
 from bench import _stack, bench_security
 from bench._stats import (
-    RESULTS_PATH,
     RunSummary,
     Spread,
     environment_line,
     markdown_table,
-    record_section,
+    publish,
 )
 from bench.bench_batch import hub_batch
 from bench.bench_security import BearerToken, Hub
@@ -295,11 +293,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run, print and (with ``--record``) record."""
     args = parse_args(argv)
     results = _stack.run_benchmark(run(args))
-    text = report(args, results)
-    print("\n" + text)
-    if args.record:
-        record_section("bench_layers", text)
-        print(f"recorded in {os.path.relpath(RESULTS_PATH)}")
+    publish("bench_layers", report(args, results), record=args.record)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from adapters.simulated.samples import SampleSubjects
 from audit.migrations import AUDIT_MIGRATIONS
 from consent import (
     CollectionMethod,
+    ConsentArtefact,
     ConsentSigner,
     ConsentTemplate,
     Grantor,
@@ -129,9 +130,7 @@ def seed_demo(
     return seeded
 
 
-def grant_widest(
-    store: ConsentStore,
-    signer: ConsentSigner,
+def widest_consent(
     template: ConsentTemplate,
     *,
     consent_id: str,
@@ -140,9 +139,9 @@ def grant_widest(
     purpose: str,
     now: dt.datetime,
     **changes: Any,
-) -> str:
-    """Grant the subject's own consent, in person, to everything ``template`` allows (with
-    any artefact field replaced by ``changes``); valid from a minute before ``now``."""
+) -> ConsentArtefact:
+    """The subject's own consent, in person, to everything ``template`` allows (with any
+    artefact field replaced by ``changes``); valid from a minute before ``now``."""
     artefact = widest_artefact(
         template,
         id=consent_id,
@@ -156,6 +155,14 @@ def grant_widest(
         valid_from=now - dt.timedelta(minutes=1),
         created_at=now,
     )
-    artefact = dataclasses.replace(artefact, **changes)
-    store.grant(signer.sign_artefact(artefact), template, actor=DEMO_ACTOR, now=now)
+    return dataclasses.replace(artefact, **changes)
+
+
+def grant_widest(
+    store: ConsentStore, signer: ConsentSigner, template: ConsentTemplate, **consent: Any
+) -> str:
+    """Grant :func:`widest_consent` (its keyword arguments in ``consent``), signed by
+    ``signer``; its id."""
+    artefact = widest_consent(template, **consent)
+    store.grant(signer.sign_artefact(artefact), template, actor=DEMO_ACTOR, now=consent["now"])
     return artefact.id

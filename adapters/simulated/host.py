@@ -8,6 +8,7 @@ exactly as a real agency's adapter would be; hosting them in one process only sa
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from adapters.pki.material import PkiLayout
 from adapters.sdk import Adapter
 from adapters.server import create_adapter_server
 from adapters.simulated.catalogue import agency_config_paths
+from adapters.simulated.latency import DelayedAdapter, Latency
 
 
 @dataclass
@@ -64,14 +66,17 @@ async def start_simulated_agencies(
     only: set[str] | None = None,
     pki: PkiLayout | None = None,
     hub_keys: Path | None = None,
+    latency: Mapping[str, Latency] | None = None,
 ) -> SimulatedAgencies:
     """Start every simulated agency (or those in ``only``) over the population in data_dir.
 
     With ``pki`` each agency serves its own certificate over mutual TLS and admits only the
     hub's client certificate; without it, plaintext (tests and benchmarks of the core only).
     ``hub_keys`` (the hub's fetch-token JWK Set) makes a plaintext agency check every
-    Fetch's token too (what fetch tokens cost, measured apart from TLS).
+    Fetch's token too (what fetch tokens cost, measured apart from TLS). ``latency`` makes
+    the agencies it names (``"*"``: every other one) wait before each answer.
     """
+    latency = latency or {}
     started = SimulatedAgencies()
     try:
         for path in agency_config_paths():
@@ -79,6 +84,9 @@ async def start_simulated_agencies(
                 continue
             adapter = load_adapter_config(path, variables={"data_dir": str(data_dir)})
             agency_id = adapter.describe().agency_id
+            delay = latency.get(agency_id, latency.get("*"))
+            if delay is not None:
+                adapter = DelayedAdapter(adapter, delay, seed=len(started.agencies))
             server, port = await create_adapter_server(adapter, host, 0, tls=pki, hub_keys=hub_keys)
             started.agencies[agency_id] = RunningAgency(agency_id, adapter, server, port, host)
     except BaseException:

@@ -155,28 +155,43 @@ class ConsentStore(EngineStore):
         status: ConsentStatus,
         event: HistoryEvent[ConsentStatus],
     ) -> None:
+        self._insert_many(connection, [(artefact, jws)], status, event)
+
+    def _insert_many(
+        self,
+        connection: sa.Connection,
+        granted: Sequence[tuple[ConsentArtefact, str]],
+        status: ConsentStatus,
+        event: HistoryEvent[ConsentStatus],
+    ) -> None:
         connection.execute(
-            sa.insert(consents).values(
-                id=artefact.id,
-                subject=artefact.subject,
-                organisation_id=artefact.consumer.organisation_id,
-                program_id=artefact.consumer.program_id,
-                purpose_code=artefact.purpose_code,
-                fetch_type=str(artefact.fetch_type),
-                valid_from=artefact.validity.valid_from,
-                valid_until=artefact.validity.valid_until,
-                kid=_kid(jws),
-                jws=jws,
-                status=str(status),
-                use_count=0,
-                last_used_at=None,
-                supersedes=artefact.supersedes,
-                created_at=artefact.created_at,
-                status_changed_at=event.at,
-            )
+            sa.insert(consents),
+            [
+                {
+                    "id": artefact.id,
+                    "subject": artefact.subject,
+                    "organisation_id": artefact.consumer.organisation_id,
+                    "program_id": artefact.consumer.program_id,
+                    "purpose_code": artefact.purpose_code,
+                    "fetch_type": str(artefact.fetch_type),
+                    "valid_from": artefact.validity.valid_from,
+                    "valid_until": artefact.validity.valid_until,
+                    "kid": _kid(jws),
+                    "jws": jws,
+                    "status": str(status),
+                    "use_count": 0,
+                    "last_used_at": None,
+                    "supersedes": artefact.supersedes,
+                    "created_at": artefact.created_at,
+                    "status_changed_at": event.at,
+                }
+                for artefact, jws in granted
+            ],
         )
+        history = _history_row(event)
         connection.execute(
-            sa.insert(consent_history).values(consent_id=artefact.id, **_history_row(event))
+            sa.insert(consent_history),
+            [{"consent_id": artefact.id, **history} for artefact, _ in granted],
         )
 
     def _checked(self, jws: str, template: ConsentTemplate, now: dt.datetime) -> ConsentArtefact:
@@ -228,6 +243,48 @@ class ConsentStore(EngineStore):
         except sa.exc.IntegrityError:
             raise DuplicateError(f"a consent with id {artefact.id!r} exists already") from None
         return self.get(artefact.id, now=now)
+
+    def grant_many(
+        self,
+        granted: Sequence[tuple[str, ConsentTemplate]],
+        *,
+        actor: str,
+        why: str = "consent granted",
+        now: dt.datetime | None = None,
+    ) -> int:
+        """Store many new ACTIVE consents, each ``(jws, template)``, in one transaction.
+
+        For importing the consents a registry already holds: every one is checked as
+        :meth:`grant` checks it, and either all are stored or, when one fails, none is.
+
+        Returns:
+            How many were stored.
+
+        Raises:
+            The errors of :meth:`grant`, for the first consent that fails (its id named).
+        """
+        now = _now(now)
+        checked = []
+        for jws, template in granted:
+            artefact = self._checked(jws, template, now)
+            if artefact.supersedes is not None:
+                raise InvalidArtefactError(
+                    f"supersedes: consent {artefact.id!r} replaces {artefact.supersedes!r}: "
+                    "store it with supersede()"
+                )
+            checked.append((artefact, jws))
+        event: HistoryEvent[ConsentStatus] = HistoryEvent(
+            actor, now, why, None, ConsentStatus.ACTIVE
+        )
+        try:
+            with self._write() as connection:
+                self._insert_many(connection, checked, ConsentStatus.ACTIVE, event)
+        except sa.exc.IntegrityError as exc:
+            raise DuplicateError(
+                f"a consent with one of these {len(checked)} ids exists already "
+                f"(or an id repeats): {exc.orig}"
+            ) from None
+        return len(checked)
 
     def supersede(
         self,
@@ -696,29 +753,32 @@ def _count_uses(
     states: dict[str, ConsentState],
     now: dt.datetime,
 ) -> None:
-    """One UPDATE for the group: each used consent's count moves from what was read (and
-    locked) to what the group left; a row that changed meanwhile fails the whole group."""
-    changed = {
-        cid: states[cid].use_count for cid, n in before.items() if states[cid].use_count != n
-    }
+    """Each used consent's count moves from what was read (and locked) to what the group
+    left, in one executemany of one cached statement; a row that changed meanwhile fails
+    the whole group."""
+    changed = [
+        {"consent": cid, "was": n, "count": states[cid].use_count, "now": now}
+        for cid, n in before.items()
+        if states[cid].use_count != n
+    ]
     if not changed:
         return
-    by_id = consents.c.id
-    # The statement's shape changes with the group (one WHEN per consent): caching it would
-    # only cost a cache key per execution and fill the cache with one-off statements.
-    result = connection.execution_options(compiled_cache=None).execute(
-        sa.update(consents)
-        .where(
-            by_id.in_(changed),
-            consents.c.use_count == sa.case(before, value=by_id),
-            consents.c.status == str(ConsentStatus.ACTIVE),
-        )
-        .values(use_count=sa.case(changed, value=by_id), last_used_at=now)
-    )
-    if result.rowcount != len(changed):
+    result = connection.execute(_COUNT_USES, changed)
+    if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(changed):
         raise ConcurrentChangeError(
             f"{len(changed) - result.rowcount} of the group's consents changed meanwhile"
         )
+
+
+_COUNT_USES = (
+    sa.update(consents)
+    .where(
+        consents.c.id == sa.bindparam("consent"),
+        consents.c.use_count == sa.bindparam("was"),
+        consents.c.status == str(ConsentStatus.ACTIVE),
+    )
+    .values(use_count=sa.bindparam("count"), last_used_at=sa.bindparam("now"))
+)
 
 
 _Consumer = tuple[str, str, str]

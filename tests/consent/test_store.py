@@ -107,57 +107,56 @@ def _tampered(signer: ConsentSigner) -> str:
     return f"{head}.{payload[:-2]}{'A' if payload[-2] != 'A' else 'B'}{payload[-1]}.{signature}"
 
 
-@pytest.mark.parametrize(
-    ("token", "error", "says"),
-    [
-        pytest.param(
-            lambda s: _signed_raw(s, lambda p: p.update(subject="0012345670")),
-            InvalidArtefactError,
-            "subject: not a valid national ID",
-            id="invalid-national-id",
-        ),
-        pytest.param(
-            lambda s: _signed_raw(
-                s, lambda p: p["grantor"].update(national_id=OTHER, relation=None)
-            ),
-            InvalidArtefactError,
-            "grantor.relation",
-            id="guardian-without-relation",
-        ),
-        pytest.param(
-            lambda s: s.sign_artefact(artefact(scope=Scope(refs("tax.assets")))),
-            TemplateViolationError,
-            "tax.assets",
-            id="scope-beyond-template",
-        ),
-        pytest.param(
-            lambda s: s.sign_artefact(artefact(validity=Validity(NOW, NOW + 400 * DAY))),
-            TemplateViolationError,
-            "validity",
-            id="validity-beyond-template",
-        ),
-        pytest.param(
-            lambda s: s.sign_artefact(artefact(purpose_code="marketing")),
-            TemplateViolationError,
-            "marketing",
-            id="purpose-not-allowed",
-        ),
-        pytest.param(
-            lambda s: s.sign_artefact(artefact(validity=Validity(NOW - 9 * DAY, NOW))),
-            InvalidArtefactError,
-            "expired",
-            id="already-expired",
-        ),
-        pytest.param(
-            lambda s: s.sign_artefact(artefact(supersedes="c-0")),
-            InvalidArtefactError,
-            "supersede",
-            id="supersedes-through-grant",
-        ),
-        pytest.param(_tampered, SignatureError, "altered", id="tampered"),
-        pytest.param(lambda s: s.sign_mandate(mandate()), SignatureError, "typ", id="a-mandate"),
-    ],
-)
+BAD_GRANTS = [
+    pytest.param(
+        lambda s: _signed_raw(s, lambda p: p.update(subject="0012345670")),
+        InvalidArtefactError,
+        "subject: not a valid national ID",
+        id="invalid-national-id",
+    ),
+    pytest.param(
+        lambda s: _signed_raw(s, lambda p: p["grantor"].update(national_id=OTHER, relation=None)),
+        InvalidArtefactError,
+        "grantor.relation",
+        id="guardian-without-relation",
+    ),
+    pytest.param(
+        lambda s: s.sign_artefact(artefact(scope=Scope(refs("tax.assets")))),
+        TemplateViolationError,
+        "tax.assets",
+        id="scope-beyond-template",
+    ),
+    pytest.param(
+        lambda s: s.sign_artefact(artefact(validity=Validity(NOW, NOW + 400 * DAY))),
+        TemplateViolationError,
+        "validity",
+        id="validity-beyond-template",
+    ),
+    pytest.param(
+        lambda s: s.sign_artefact(artefact(purpose_code="marketing")),
+        TemplateViolationError,
+        "marketing",
+        id="purpose-not-allowed",
+    ),
+    pytest.param(
+        lambda s: s.sign_artefact(artefact(validity=Validity(NOW - 9 * DAY, NOW))),
+        InvalidArtefactError,
+        "expired",
+        id="already-expired",
+    ),
+    pytest.param(
+        lambda s: s.sign_artefact(artefact(supersedes="c-0")),
+        InvalidArtefactError,
+        "supersede",
+        id="supersedes-through-grant",
+    ),
+    pytest.param(_tampered, SignatureError, "altered", id="tampered"),
+    pytest.param(lambda s: s.sign_mandate(mandate()), SignatureError, "typ", id="a-mandate"),
+]
+"""Grants the store refuses: (token of the signer, error, what its message says)."""
+
+
+@pytest.mark.parametrize(("token", "error", "says"), BAD_GRANTS)
 def test_bad_grants_write_nothing(  # noqa: PLR0917 - parametrized
     store: ConsentStore,
     engine: sa.Engine,
@@ -178,6 +177,45 @@ def test_a_second_grant_of_the_same_id_is_refused(
     with pytest.raises(DuplicateError, match="c-1"):
         grant(store, signer)
     assert _rows(engine)["consent_history"] == 1
+
+
+def test_many_grants_are_stored_in_one_transaction(
+    store: ConsentStore, signer: ConsentSigner
+) -> None:
+    made = [artefact(id=f"c-{n}") for n in range(3)]
+    stored = store.grant_many(
+        [(signer.sign_artefact(a), template()) for a in made], actor="import", now=NOW
+    )
+    assert stored == 3
+    assert [store.get(a.id, now=NOW).artefact for a in made] == made
+    assert [e.actor for a in made for e in store.history(a.id)] == ["import"] * 3
+
+
+@pytest.mark.parametrize(("token", "error", "says"), BAD_GRANTS)
+def test_one_bad_grant_among_many_writes_none(  # noqa: PLR0917 - parametrized
+    store: ConsentStore,
+    engine: sa.Engine,
+    signer: ConsentSigner,
+    token: Callable[[ConsentSigner], str],
+    error: type[ConsentError],
+    says: str,
+) -> None:
+    good = signer.sign_artefact(artefact(id="c-good"))
+    with pytest.raises(error, match=says):
+        store.grant_many([(good, template()), (token(signer), template())], actor="import", now=NOW)
+    assert _rows(engine) == {"consents": 0, "consent_history": 0, "consent_uses": 0, "mandates": 0}
+
+
+def test_many_grants_with_a_repeated_or_existing_id_write_none(
+    store: ConsentStore, engine: sa.Engine, signer: ConsentSigner
+) -> None:
+    grant(store, signer)
+    fresh = signer.sign_artefact(artefact(id="c-2"))
+    again = signer.sign_artefact(artefact())
+    for batch in ([(fresh, template()), (again, template())], [(fresh, template())] * 2):
+        with pytest.raises(DuplicateError, match="exists already"):
+            store.grant_many(batch, actor="import", now=NOW)
+    assert _rows(engine)["consents"] == 1
 
 
 def test_a_bad_actor_is_refused_before_anything_is_written(
