@@ -5,9 +5,13 @@ Each gRPC call to an agency costs about as much CPU as a hundred rows in it, so 
 for the whole group instead of one per check.
 
 The batching adapts to load. When nothing is in flight for a key, a check is sent at once
-(a check alone pays no waiting). While ``max_in_flight`` groups are being decided, new checks
+(at the end of the event loop's current turn: a check alone pays no waiting, and checks
+arriving in the same turn go together). While ``max_in_flight`` groups are being decided, new checks
 gather into the next group, which is sent as soon as a slot frees, when it holds
-``max_items``, or when its window closes — whichever comes first.
+``max_items``, or when its window closes — whichever comes first. A window that closes while
+the process is short of CPU (``saturated``) sends nothing: the group waits for its slot,
+because an early group would only add Fetch calls the CPU cannot afford (see
+:mod:`gateway.cpu_load`).
 
 A caller that stops waiting (its call was cancelled or its deadline passed) leaves its
 group: before the group is sent its item is dropped, so nobody is asked about it; once sent,
@@ -34,6 +38,7 @@ class _Pending(Generic[_I, _R]):
     items: list[_I] = field(default_factory=list)
     futures: list[asyncio.Future[_R]] = field(default_factory=list)
     timer: asyncio.TimerHandle | None = None
+    soon: asyncio.Handle | None = None
     task: asyncio.Task[None] | None = None
 
 
@@ -53,6 +58,8 @@ class Coalescer(Generic[_K, _I, _R]):
         abandonable: a caller who stops waiting leaves its group (True), or its item is
             run all the same (False: for work that must happen once asked for, such as an
             audit append).
+        saturated: whether the process is short of CPU now; while it is, a closing window
+            does not send a group beyond ``max_in_flight``.
     """
 
     def __init__(
@@ -63,8 +70,10 @@ class Coalescer(Generic[_K, _I, _R]):
         max_items: int,
         max_in_flight: int = 1,
         abandonable: bool = True,
+        saturated: Callable[[], bool] = lambda: False,
     ) -> None:
         self._run = run
+        self._saturated = saturated
         self._abandonable = abandonable
         self._window_s = window_s
         self._max_items = max_items
@@ -81,12 +90,16 @@ class Coalescer(Generic[_K, _I, _R]):
         if pending is None:
             pending = self._pending[key] = _Pending()
             if self._window_s > 0:
-                pending.timer = loop.call_later(self._window_s, self._flush, key)
+                pending.timer = loop.call_later(self._window_s, self._window_closed, key)
         pending.items.append(item)
         pending.futures.append(future)
         idle = self._in_flight.get(key, 0) < self._max_in_flight
-        if idle or len(pending.items) >= self._max_items or self._window_s == 0:
+        if len(pending.items) >= self._max_items or self._window_s == 0:
             self._flush(key)
+        elif idle and pending.soon is None:
+            # At the end of this turn of the loop, so that checks resumed together (a consent
+            # group's, say) go as one group rather than the first alone.
+            pending.soon = loop.call_soon(self._flush_if_current, key, pending)
         try:
             return await future
         except asyncio.CancelledError:
@@ -101,18 +114,34 @@ class Coalescer(Generic[_K, _I, _R]):
             del pending.futures[index]
             del pending.items[index]
             if not pending.items and self._pending.get(key) is pending:
-                if pending.timer is not None:
-                    pending.timer.cancel()
+                for handle in (pending.timer, pending.soon):
+                    if handle is not None:
+                        handle.cancel()
                 del self._pending[key]
         elif all(f.cancelled() for f in pending.futures):
             pending.task.cancel()
+
+    def _flush_if_current(self, key: _K, pending: _Pending[_I, _R]) -> None:
+        if self._pending.get(key) is pending:
+            self._flush(key)
+
+    def _window_closed(self, key: _K) -> None:
+        pending = self._pending.get(key)
+        if pending is None:
+            return
+        pending.timer = None
+        busy = self._in_flight.get(key, 0) >= self._max_in_flight
+        if busy and self._saturated():
+            return  # the group goes when a slot frees (``_deliver`` flushes it)
+        self._flush(key)
 
     def _flush(self, key: _K) -> None:
         pending = self._pending.pop(key, None)
         if pending is None:
             return
-        if pending.timer is not None:
-            pending.timer.cancel()
+        for handle in (pending.timer, pending.soon):
+            if handle is not None:
+                handle.cancel()
         self._in_flight[key] = self._in_flight.get(key, 0) + 1
         task = pending.task = asyncio.get_running_loop().create_task(self._deliver(key, pending))
         self._tasks.add(task)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -36,6 +36,7 @@ from gateway.checking import Checker, CheckOutcome
 from gateway.coalescer import Coalescer, Waiting
 from gateway.command import AdmittedCheck, CheckCommand
 from gateway.consent_gate import ConsentGate
+from gateway.cpu_load import CpuLoad
 from gateway.engine.planner import Plan
 from gateway.errors import DeadlineTooShortError
 from gateway.legal_basis import consent_template
@@ -64,6 +65,40 @@ class _RecordedFailure(Exception):  # noqa: N818 - a marker around the real erro
     def __init__(self, error: Exception) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+@dataclass(frozen=True)
+class _Decided:
+    """A coalesced check's outcome, and the append that records its group (None without
+    an audit log)."""
+
+    outcome: CheckOutcome
+    recorded: asyncio.Task[list[int]] | None
+    position: int
+
+    async def receipted(self) -> CheckOutcome:
+        """The outcome with its entry's index, once the entry is committed.
+
+        Raises:
+            AuditUnavailableError: the group's entries could not be written (fail closed).
+        """
+        if self.recorded is None:
+            return self.outcome
+        # Shielded: a caller who leaves does not cancel the append the others wait for.
+        indexes = await asyncio.shield(self.recorded)
+        return dataclasses.replace(self.outcome, audit_index=indexes[self.position])
+
+
+def _settled(tasks: set[asyncio.Task[list[int]]]) -> Callable[[asyncio.Task[list[int]]], None]:
+    """A done-callback that forgets a finished append (its error, if any, reached every
+    caller still waiting; with none left, it was logged by the audit log already)."""
+
+    def forget(task: asyncio.Task[list[int]]) -> None:
+        tasks.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: asyncio would otherwise warn when no caller waits
+
+    return forget
 
 
 class Pipeline:
@@ -102,11 +137,13 @@ class Pipeline:
         self._policy = policy
         self._limiter = limiter
         self._anonymous_allowed = anonymous_allowed
-        self._coalescer: Coalescer[tuple[str, str], AdmittedCheck, CheckOutcome] = Coalescer(
+        self._recording: set[asyncio.Task[list[int]]] = set()
+        self._coalescer: Coalescer[tuple[str, str], AdmittedCheck, _Decided] = Coalescer(
             self._decide_group,
             window_s=coalescing.window_s,
             max_items=coalescing.max_items,
             max_in_flight=coalescing.max_in_flight,
+            saturated=CpuLoad().saturated,
         )
 
     @property
@@ -230,7 +267,8 @@ class Pipeline:
                 await self._audit.record_refusal(Refused(command, admitted))
             self._count([command], [admitted])
             raise admitted
-        outcome = await self._coalescer.submit(admitted.group_key, admitted)
+        decided = await self._coalescer.submit(admitted.group_key, admitted)
+        outcome = await decided.receipted()
         self._count([command], [outcome])
         return outcome
 
@@ -336,19 +374,22 @@ class Pipeline:
 
     async def _decide_group(
         self, key: tuple[str, str], group: Sequence[AdmittedCheck], waiting: Waiting
-    ) -> Sequence[CheckOutcome]:
+    ) -> Sequence[_Decided]:
+        """Decide a coalesced group; its entries are appended after the group's slot is
+        free again (the next group's agencies are asked meanwhile), each reply waiting for
+        its own entry."""
         del key  # every command of the group carries it
         outcomes = await self._decided_or_recorded(group, waiting)
         if self._audit is None:
-            return outcomes
-        with span_under(
-            "audit.append", group[0].command.span, attributes={"sakha.entries": len(outcomes)}
-        ):
-            indexes = await self._audit.record(outcomes)
-        return [
-            dataclasses.replace(o, audit_index=i) for o, i in zip(outcomes, indexes, strict=True)
-        ]
+            return [_Decided(o, None, i) for i, o in enumerate(outcomes)]
+        recorded = asyncio.get_running_loop().create_task(
+            self._record(outcomes, group[0].command.span)
+        )
+        self._recording.add(recorded)
+        recorded.add_done_callback(_settled(self._recording))
+        return [_Decided(o, recorded, i) for i, o in enumerate(outcomes)]
 
     async def drain(self) -> None:
-        """Decide every coalesced check still waiting (graceful shutdown)."""
+        """Decide every coalesced check still waiting and record it (graceful shutdown)."""
         await self._coalescer.drain()
+        await asyncio.gather(*self._recording, return_exceptions=True)

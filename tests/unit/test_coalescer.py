@@ -60,7 +60,44 @@ async def test_keys_are_never_mixed() -> None:
     await asyncio.sleep(0)
     recorder.release.set()
     await asyncio.wait_for(asyncio.gather(*futures), timeout=5)
-    assert sorted(recorder.groups) == [("a", [0]), ("a", [2, 4, 6]), ("b", [1]), ("b", [3, 5, 7])]
+    assert sorted(recorder.groups) == [("a", [0, 2, 4, 6]), ("b", [1, 3, 5, 7])]
+
+
+async def test_checks_resumed_in_the_same_turn_go_as_one_group_not_the_first_alone() -> None:
+    recorder = Recorder()
+    coalescer: Coalescer[str, int, int] = Coalescer(
+        recorder.run, window_s=60, max_items=100, max_in_flight=1
+    )
+    released = asyncio.Event()
+
+    async def resumed(item: int) -> int:
+        await released.wait()  # like checks a consent group hands on together
+        return await coalescer.submit("a", item)
+
+    futures = [asyncio.ensure_future(resumed(i)) for i in range(5)]
+    await asyncio.sleep(0)
+    released.set()
+    assert await asyncio.wait_for(asyncio.gather(*futures), timeout=5) == [0, 2, 4, 6, 8]
+    assert recorder.groups == [("a", [0, 1, 2, 3, 4])]
+
+
+@pytest.mark.parametrize(("saturated", "sent_by_timer"), [(False, True), (True, False)])
+async def test_a_closing_window_waits_for_a_slot_while_the_cpu_is_short(
+    saturated: bool, sent_by_timer: bool
+) -> None:
+    recorder = Recorder()
+    recorder.release.clear()
+    coalescer: Coalescer[str, int, int] = Coalescer(
+        recorder.run, window_s=0.01, max_items=100, max_in_flight=1, saturated=lambda: saturated
+    )
+    blocked = asyncio.ensure_future(coalescer.submit("a", 0))
+    await recorder.started.wait()
+    waiting = asyncio.ensure_future(coalescer.submit("a", 1))
+    await asyncio.sleep(0.05)  # the window has closed
+    assert recorder.groups == ([("a", [0]), ("a", [1])] if sent_by_timer else [("a", [0])])
+    recorder.release.set()
+    assert list(await asyncio.wait_for(asyncio.gather(blocked, waiting), timeout=5)) == [0, 2]
+    assert recorder.groups == [("a", [0]), ("a", [1])]
 
 
 async def test_a_busy_group_is_sent_when_its_window_closes() -> None:
