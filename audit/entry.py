@@ -266,6 +266,24 @@ def _check_enum(path: str, value: object, kind: type[enum.StrEnum]) -> None:
 def _check_tuple(path: str, value: object, check: Callable[[str, object], None]) -> None:
     if not isinstance(value, tuple):
         raise EntryError(path, "must be a tuple")
+    try:
+        _checked_tuple(path, value, check)
+    except TypeError:  # an unhashable item: not a string, so the check below refuses it
+        _check_items(path, value, check)
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_tuple(
+    path: str, value: tuple[object, ...], check: Callable[[str, object], None]
+) -> None:
+    """:func:`_check_items`, remembered for tuples that passed (cached: the attributes and
+    predicates asked of an agency recur in every entry of a program)."""
+    _check_items(path, value, check)
+
+
+def _check_items(
+    path: str, value: tuple[object, ...], check: Callable[[str, object], None]
+) -> None:
     for index, item in enumerate(value):
         check(f"{path}[{index}]", item)
 

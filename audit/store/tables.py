@@ -49,6 +49,7 @@ audit_entry_agencies = sa.Table(
     metadata,
     sa.Column("agency_id", NAME, primary_key=True),
     sa.Column("idx", INDEX, sa.ForeignKey("audit_entries.idx"), primary_key=True),
+    sqlite_with_rowid=False,
 )
 
 audit_entry_members = sa.Table(
@@ -56,6 +57,7 @@ audit_entry_members = sa.Table(
     metadata,
     sa.Column("pseudonym", sa.String(128), primary_key=True),
     sa.Column("idx", INDEX, sa.ForeignKey("audit_entries.idx"), primary_key=True),
+    sqlite_with_rowid=False,
 )
 
 audit_nodes = sa.Table(
@@ -64,6 +66,7 @@ audit_nodes = sa.Table(
     sa.Column("level", sa.SmallInteger(), primary_key=True, autoincrement=False),
     sa.Column("position", INDEX, primary_key=True, autoincrement=False),
     sa.Column("hash", HASH, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 audit_checkpoints = sa.Table(

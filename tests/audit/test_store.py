@@ -87,6 +87,49 @@ def test_the_models_and_the_migrations_agree(engine: sa.Engine) -> None:
         assert compare_metadata(context, metadata) == []
 
 
+_ROWS_0002: dict[str, list[tuple[object, ...]]] = {
+    "audit_entry_agencies": [("civil_registry", 0), ("tax", 0)],
+    "audit_entry_members": [("p9", 0)],
+    "audit_nodes": [(0, 0, b"\x01" * 32)],
+}
+
+
+def test_migrating_from_0002_keeps_every_row_and_clusters_the_sqlite_tables(
+    empty_db: sa.URL,
+) -> None:
+    upgrade_consent(empty_db)
+    AUDIT_MIGRATIONS.upgrade(empty_db, "0002")
+    engine = create_store_engine(empty_db)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO audit_entries (idx, leaf_hash, data, at, organisation_id, "
+                    "program_id, outcome, subject) VALUES (0, :hash, :data, :at, 'relief', "
+                    "'livelihood_basket', 'ELIGIBLE', 'p0')"
+                ),
+                {"hash": b"\x01" * 32, "data": b"{}", "at": AT},
+            )
+            for table, rows in _ROWS_0002.items():
+                holes = ", ".join(f":c{i}" for i in range(len(rows[0])))
+                connection.execute(
+                    sa.text(f"INSERT INTO {table} VALUES ({holes})"),  # noqa: S608 - test names
+                    [{f"c{i}": v for i, v in enumerate(row)} for row in rows],
+                )
+        AUDIT_MIGRATIONS.upgrade(engine)
+        with engine.connect() as connection:
+            for table, rows in _ROWS_0002.items():
+                found = connection.execute(sa.text(f"SELECT * FROM {table}")).all()  # noqa: S608
+                assert sorted(tuple(r) for r in found) == rows
+                if engine.dialect.name == "sqlite":
+                    with pytest.raises(sa.exc.OperationalError, match="rowid"):
+                        connection.execute(sa.text(f"SELECT rowid FROM {table}"))  # noqa: S608
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as c:
+            c.execute(sa.text("DELETE FROM audit_entry_agencies"))
+    finally:
+        engine.dispose()
+
+
 def test_an_unmigrated_database_is_refused_naming_the_command(empty_db: sa.URL) -> None:
     engine = create_store_engine(empty_db)
     try:
