@@ -679,10 +679,10 @@ def _slow_lines(args: argparse.Namespace, results: Results) -> list[str]:
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """The suite's options; ``--smoke`` shrinks everything to seconds."""
     parser = argparse.ArgumentParser(prog="python -m bench.suite", description=__doc__)
-    parser.add_argument("--households", type=int, default=310_000)
+    parser.add_argument("--households", type=int, default=50_000)
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--checks", type=int, default=200, help="Checks per c1 cell.")
+    parser.add_argument("--checks", type=int, default=100, help="Checks per c1 cell.")
     parser.add_argument("--duration", type=float, default=3.0, help="Seconds per loaded cell.")
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--slow-checks", type=int, default=10, help="c1 checks, slow agencies.")
@@ -694,6 +694,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true", help="py-spy the full hub.")
     parser.add_argument("--record", action="store_true", help=f"Write {RESULTS_PATH.name}.")
     parser.add_argument("--smoke", action="store_true", help="Tiny and quick (CI).")
+    parser.add_argument("--label", default="", help="Record as its own section, suite-LABEL.")
     args = parser.parse_args(argv)
     if args.smoke:
         args.households, args.runs, args.checks, args.duration = 200, 1, 5, 0.3
@@ -708,7 +709,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Run the suite, print its tables, and record them with ``--record``."""
     args = parse_args(argv)
     results = _stack.run_benchmark(run(args))
-    publish("suite", report(args, results), record=args.record)
+    section = "suite" + (f"-{args.label}" if args.label else "")
+    publish(section, report(args, results), record=args.record)
 
 
 if __name__ == "__main__":

@@ -222,16 +222,28 @@ def _entry(
 
 
 def outcome_entry(
-    outcome: CheckOutcome, asked: Asked, pseudonymizer: Pseudonymizer, now: dt.datetime
+    outcome: CheckOutcome,
+    asked: Asked,
+    pseudonymizer: Pseudonymizer,
+    now: dt.datetime,
+    queries: dict[tuple[str, str, SourceStatus, int], AgencyQuery] | None = None,
 ) -> Entry:
-    """The entry of a decided check: every Fetch that carried its subject, and the decision."""
+    """The entry of a decided check: every Fetch that carried its subject, and the decision.
+
+    ``queries`` holds the agency queries already built for the group: the checks a Fetch
+    carried share its record (a CheckBatch chunk's hundreds of entries name the same few
+    dozen Fetch calls), instead of each building and checking its own.
+    """
     command = outcome.command
+    queries = {} if queries is None else queries
     agencies = []
     for source in outcome.sources:
-        attributes, predicates = asked.get(source.agency_id, ((), ()))
         for fetch_id in source.fetch_ids:
-            agencies.append(
-                AgencyQuery(
+            key = (source.agency_id, fetch_id, source.status, source.latency_ms)
+            query = queries.get(key)
+            if query is None:
+                attributes, predicates = asked.get(source.agency_id, ((), ()))
+                query = queries[key] = AgencyQuery(
                     agency=source.agency_id,
                     fetch_id=fetch_id,
                     attributes=attributes,
@@ -239,7 +251,7 @@ def outcome_entry(
                     status=_STATUSES[source.status],
                     latency_ms=max(0, source.latency_ms),
                 )
-            )
+            agencies.append(query)
     program: HubProgram = outcome.program
     basis = outcome.basis
     evaluation = outcome.evaluation
@@ -336,6 +348,7 @@ class AuditLog:
         """The entries that record ``items``, in order (each program's plan read once)."""
         now = self._clock()
         asked: dict[str, Asked] = {}
+        queries: dict[tuple[str, str, SourceStatus, int], AgencyQuery] = {}
         entries = []
         for item in items:
             if isinstance(item, Refused):
@@ -347,7 +360,9 @@ class AuditLog:
             program = item.program
             if program.id not in asked:
                 asked[program.id] = asked_by(self._plan_for(program))
-            entries.append(outcome_entry(item, asked[program.id], self._pseudonymizer, now))
+            entries.append(
+                outcome_entry(item, asked[program.id], self._pseudonymizer, now, queries)
+            )
         return entries
 
     async def record(self, items: Sequence[Recordable]) -> list[int]:
