@@ -116,10 +116,12 @@ class _Nodes:
     def read_nodes(self, keys: Sequence[NodeKey]) -> Mapping[NodeKey, bytes]:
         if not keys:
             return {}
-        key = sa.tuple_(audit_nodes.c.level, audit_nodes.c.position)
+        # One primary-key search per node. A row-value IN, ``(level, position) IN (VALUES
+        # …)``, is a full scan on SQLite: every append then read the whole tree.
+        level, position = audit_nodes.c.level, audit_nodes.c.position
         rows = self._connection.execute(
-            sa.select(audit_nodes.c.level, audit_nodes.c.position, audit_nodes.c.hash).where(
-                key.in_(list(keys))
+            sa.select(level, position, audit_nodes.c.hash).where(
+                sa.or_(*(sa.and_(level == at, position == index) for at, index in keys))
             )
         )
         return {(row.level, row.position): bytes(row.hash) for row in rows}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -151,6 +152,32 @@ def test_groups_get_consecutive_indexes_and_the_root_of_every_size(store: AuditS
     assert [store.root_at(s) for s in range(21)] == [tree_root(reference, s) for s in range(21)]
     assert [data for _, data in store.entries()] == [record(n).data for n in range(20)]
     assert [i for i, _ in store.entries(5, 9)] == [5, 6, 7, 8]
+
+
+def test_reading_tree_nodes_searches_the_primary_key_not_the_whole_tree(
+    store: AuditStore, engine: sa.Engine
+) -> None:
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the query plan checked is SQLite's")
+    store.append([record(n) for n in range(37)])
+    reads: list[tuple[str, Any]] = []
+
+    def seen(_c: object, _cursor: object, statement: str, parameters: Any, *_: object) -> None:
+        if statement.lstrip().startswith("SELECT") and "FROM audit_nodes" in statement:
+            reads.append((statement, parameters))
+
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    try:
+        store.append([record(37)])
+        store.inclusion_proof(5, 38)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", seen)
+    assert reads
+    with engine.connect() as connection:
+        for statement, parameters in reads:
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+            details = " ".join(str(row[-1]) for row in plan)
+            assert "SCAN audit_nodes" not in details, details
 
 
 def test_proofs_from_stored_nodes_verify(store: AuditStore) -> None:
