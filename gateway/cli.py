@@ -310,7 +310,7 @@ def check(
             stub = eligibility_pb2_grpc.EligibilityServiceStub(channel)
             return await stub.Check(request, timeout=timeout, metadata=connection.metadata())
 
-    result = call_hub(lambda: asyncio.run(run()))
+    result = call_hub(lambda: asyncio.run(run()), connection)
     if as_json:
         click.echo(render.as_json(result))
         return
@@ -424,7 +424,7 @@ def check_batch(
             writer.writerow(_RESULT_COLUMNS)
         subjects = itertools.islice(_read_subjects(source), skip, None)
         if skip < total:
-            counts = call_hub(lambda: asyncio.run(run(progress, writer, subjects)))
+            counts = call_hub(lambda: asyncio.run(run(progress, writer, subjects)), connection)
     counts.update(kept)
     summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
     resumed = f", {skip} kept from before" if skip else ""

@@ -61,12 +61,17 @@ def connect(server: str | None, profile_path: Path | None, insecure: bool) -> Hu
     )
 
 
-def call_hub(run: Callable[[], _T]) -> _T:
-    """``run()``, with a failed RPC turned into one ``Error:`` line (status, message, fields)."""
+def call_hub(run: Callable[[], _T], connection: HubConnection) -> _T:
+    """``run()``, with a failed RPC turned into one ``Error:`` line (status, message, fields),
+    and a hint when the hub speaks the other mode (TLS or plaintext) than ``connection``."""
     try:
         return run()
     except grpc.aio.AioRpcError as exc:
-        raise click.ClickException(_describe_rpc_error(exc)) from exc
+        hint = None
+        if exc.code() is grpc.StatusCode.UNAVAILABLE:
+            hint = connection.tls_mismatch_hint(exc.details() or "")
+        message = _describe_rpc_error(exc)
+        raise click.ClickException(f"{message}\n{hint}" if hint else message) from exc
     except grpc.RpcError as exc:  # pragma: no cover - sync errors look the same
         raise click.ClickException(str(exc)) from exc
 
@@ -134,7 +139,7 @@ class ServiceCalls(Generic[_Stub]):
                 rpc = method(self.stub(channel))
                 return await rpc(request, timeout=self.timeout, metadata=self.connection.metadata())
 
-        return call_hub(lambda: asyncio.run(run()))
+        return call_hub(lambda: asyncio.run(run()), self.connection)
 
     def stream(
         self,
@@ -149,7 +154,7 @@ class ServiceCalls(Generic[_Stub]):
                 call = rpc(request, timeout=self.timeout, metadata=self.connection.metadata())
                 return [reply async for reply in call]
 
-        return call_hub(lambda: asyncio.run(run()))
+        return call_hub(lambda: asyncio.run(run()), self.connection)
 
 
 def hub_options(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,3 +54,36 @@ class HubConnection:
         if self.profile is None:
             return ()
         return (("authorization", f"Bearer {self.profile.bearer_token()}"),)
+
+    def tls_mismatch_hint(self, details: str) -> str | None:
+        """What to change when a failed call's ``details`` say the hub speaks the other
+        mode: TLS to a plaintext hub fails its handshake; plaintext to a TLS hub has its
+        socket closed, so that case is confirmed by a TLS handshake probe first."""
+        if self.profile is not None and "WRONG_VERSION_NUMBER" in details:
+            return (
+                f"hint: the hub at {self.server} speaks plaintext (it runs with insecure: "
+                "true); pass --insecure"
+            )
+        if self.profile is None and "Socket closed" in details and speaks_tls(self.server):
+            return f"hint: the hub at {self.server} speaks TLS; drop --insecure (use a profile)"
+        return None
+
+
+TLS_PROBE_TIMEOUT_S = 2.0
+
+
+def speaks_tls(server: str, timeout_s: float = TLS_PROBE_TIMEOUT_S) -> bool:
+    """Whether ``host:port`` completes a TLS handshake (nothing is sent over it, and the
+    certificate is not checked: this asks only which protocol the port speaks)."""
+    host, _, port = server.rpartition(":")
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s) as raw,
+            context.wrap_socket(raw, server_hostname=host.strip("[]")),
+        ):
+            return True
+    except (OSError, ValueError):  # ssl.SSLError is an OSError
+        return False

@@ -6,6 +6,8 @@ Loader errors carry the file and the key path in their message (``file.yaml: rul
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class ProgramError(Exception):
     """Root of every error about program files, their contents and the program registry."""
@@ -56,8 +58,11 @@ class CaseDataError(ProgramError):
 
 
 class UnknownProgramError(ProgramError):
-    """No program with that id is registered; ``program_id`` names it."""
+    """No program with that id is registered; ``program_id`` names it, ``known`` lists the
+    ids that are (the message names them, so a typo is one glance away from its fix)."""
 
-    def __init__(self, program_id: str) -> None:
-        super().__init__(f"unknown program {program_id!r}")
+    def __init__(self, program_id: str, known: Sequence[str] = ()) -> None:
+        served = f"; the programs served are {', '.join(known)}" if known else ""
+        super().__init__(f"unknown program {program_id!r}{served}")
         self.program_id = program_id
+        self.known = tuple(known)

@@ -167,7 +167,7 @@ class ProgramRegistry:
         """The program called ``program_id``; :class:`UnknownProgramError` if none."""
         program = self._programs.get(program_id)
         if program is None:
-            raise UnknownProgramError(program_id)
+            raise UnknownProgramError(program_id, tuple(self._programs))
         return program
 
     def all(self) -> tuple[Program, ...]:

@@ -562,6 +562,10 @@ def test_a_registry_serves_programs_by_id(tmp_path: Path, valid: dict[str, Any])
     with pytest.raises(UnknownProgramError) as raised:
         registry.get("missing")
     assert raised.value.program_id == "missing"
+    assert raised.value.known == ("another", "sample")
+    assert str(raised.value) == (
+        "unknown program 'missing'; the programs served are another, sample"
+    )
 
 
 def test_a_registry_refuses_two_programs_with_one_id(tmp_path: Path, valid: dict[str, Any]) -> None:
