@@ -612,7 +612,15 @@ def programs_list(programs_dir: Path | None, lang: str) -> None:
             program.need_category.value,
             ", ".join(program.purposes),
         )
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:  # a pipe or a file: full width, no wrapping inside cells
+        console = Console(width=_UNWRAPPED_WIDTH, no_color=True)
+    console.print(table)
+
+
+_UNWRAPPED_WIDTH = 400
+"""Columns the programs table may use when it does not go to a terminal (rich would wrap it
+at 80, splitting ids and purposes across lines)."""
 
 
 @programs.command("show")
@@ -632,14 +640,20 @@ def programs_test(programs_dir: Path | None) -> None:
 
     registry = load_programs(programs_dir or BUILTIN_PROGRAMS_DIR)
     catalogue = simulated_catalogue()
-    failures = 0
+    failures = cases = 0
+    # A case that simulates an agency failure makes the fan-out warn; here that is expected.
+    logging.getLogger("gateway.fanout").setLevel(logging.ERROR)
     for program in registry.all():
         for case in run_program_tests(program, catalogue):
             mark = "ok  " if case.passed else "FAIL"
+            cases += 1
             failures += not case.passed
             click.echo(
                 f"{mark} {program.id}: {case.name}" + ("" if case.passed else f" — {case.message}")
             )
+    count = len(registry.all())
+    programs = f"{count} program{'' if count == 1 else 's'}"
+    click.echo(f"{cases} test cases of {programs}: {cases - failures} passed, {failures} failed")
     if failures:
         raise click.ClickException(f"{failures} program test case(s) failed")
 

@@ -300,9 +300,11 @@ def test_the_program_example_loads_and_its_cases_pass(programs_dir: Path) -> Non
 def test_sakha_programs_test_passes_the_example(programs_dir: Path) -> None:
     outcome = CliRunner().invoke(main, ["programs", "test", "--programs-dir", str(programs_dir)])
     assert outcome.exit_code == 0, outcome.output
-    lines = outcome.output.splitlines()
-    assert len(lines) == len(_program(programs_dir).tests)
+    *lines, summary = outcome.output.splitlines()
+    cases = len(_program(programs_dir).tests)
+    assert len(lines) == cases
     assert all(line.startswith("ok   school_supplies_grant: ") for line in lines)
+    assert summary == f"{cases} test cases of 1 program: {cases} passed, 0 failed"
 
 
 def test_sakha_programs_test_fails_a_wrong_expectation(programs_dir: Path) -> None:
