@@ -192,7 +192,12 @@ class SqlAdapter(Adapter):
                 try:
                     self._run(conn, sql, [], "2000-01-01")
                 except sa.exc.SQLAlchemyError as exc:
-                    raise AdapterConfigError(f"{key}: {type(exc).__name__}: {exc}") from exc
+                    # The driver's own words ("no such table: x"), not SQLAlchemy's wrapping
+                    # of them with the whole rendered statement and a link.
+                    said = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+                    raise AdapterConfigError(
+                        f"{key}: the database refused the query: {said}"
+                    ) from exc
 
     def _fetch_blocking(self, query: FetchQuery, pushed: Sequence[Predicate]) -> FetchResult:
         subjects = list(dict.fromkeys(query.subjects))

@@ -30,7 +30,7 @@ from rich.progress import (
 from rich.table import Table
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
-from adapters.errors import AdapterError
+from adapters.errors import AdapterConfigError, AdapterError
 from adapters.pki.material import PkiError
 from gateway import environment, render
 from gateway.auth.errors import AuthError
@@ -252,6 +252,9 @@ def adapter_serve(
             server, bound = await create_adapter_server(
                 loaded, host or "127.0.0.1", int(port_text), tls=tls, hub_keys=hub_keys
             )
+        except AdapterConfigError as exc:  # its message names the key; add the file
+            await loaded.close()
+            raise AdapterConfigError(f"{config_path}: {exc}") from exc
         except BaseException:
             await loaded.close()
             raise

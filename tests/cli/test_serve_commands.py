@@ -118,7 +118,11 @@ async def test_adapter_serve_fails_at_start_up_on_a_wrong_table(tmp_path: Path) 
     )
     assert code == 1
     assert "Traceback" not in out
-    assert "meters" in out
+    [error] = [line for line in out.splitlines() if line.startswith("Error:")]
+    assert error == (
+        f"Error: {config}: subjects_sql: the database refused the query: no such table: meters"
+    )
+    assert "SELECT" not in out, "the rendered SQL is not dumped"
 
 
 @pytest.mark.parametrize(
