@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -187,6 +187,16 @@ def adapter() -> None:
     """Run an agency adapter."""
 
 
+def _tls_dir(help_text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The ``--tls-dir`` option (a PKI folder made by ``sakha pki init``)."""
+    return click.option(
+        "--tls-dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        default=None,
+        help=help_text,
+    )
+
+
 @adapter.command("serve")
 @click.option(
     "--config",
@@ -202,13 +212,10 @@ def adapter() -> None:
     metavar="NAME=VALUE",
     help="Placeholder value for the config, e.g. data_dir=/srv/agency.",
 )
-@click.option(
-    "--tls-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=None,
-    help="Folder made by `sakha pki init` (or holding ca.pem, agencies/ID.pem/.key and "
+@_tls_dir(
+    "Folder made by `sakha pki init` (or holding ca.pem, agencies/ID.pem/.key and "
     "fetch-token-keys.json): serve mutual TLS, admit only the hub's client certificate and "
-    "only fetches carrying a valid hub token.",
+    "only fetches carrying a valid hub token."
 )
 @click.option(
     "--hub-keys",
@@ -267,6 +274,34 @@ def adapter_serve(
             await loaded.close()
 
     asyncio.run(run())
+
+
+@adapter.command("probe")
+@click.option("--target", required=True, help="The adapter's host:port.")
+@click.option(
+    "--subject",
+    "subjects",
+    multiple=True,
+    required=True,
+    help="A national ID to fetch as a sample (repeat for more).",
+)
+@_tls_dir(
+    "The hub's PKI folder: connect as the hub does (its client certificate, a fetch token it "
+    "signs). Without it, plaintext."
+)
+@click.option("--agency", "agency_id", default=None, help="The agency id its certificate names.")
+def adapter_probe(
+    target: str, subjects: tuple[str, ...], tls_dir: Path | None, agency_id: str | None
+) -> None:
+    """Look at a running adapter: its health, its Describe as a table, one sample Fetch."""
+    from gateway.adapter_probe import pki_layout, probe, show_probe  # noqa: PLC0415
+
+    if tls_dir is not None and agency_id is None:
+        raise click.UsageError("--tls-dir needs --agency: the id the adapter's certificate names")
+    report = asyncio.run(probe(target, subjects, pki=pki_layout(tls_dir), agency_id=agency_id))
+    show_probe(Console(), target, report)
+    if not report.ok:
+        raise click.ClickException(f"the adapter at {target} did not answer every step")
 
 
 @main.command()

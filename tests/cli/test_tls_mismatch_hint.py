@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 from collections.abc import Iterator
 
 import click
@@ -19,6 +18,7 @@ from gateway.client_profile import ClientProfile
 from gateway.hub_connection import HubConnection, speaks_tls
 from gateway.pki.ca import init_pki
 from gateway.pki.tls import hub_server_credentials
+from tests.loop_thread import loop_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +38,10 @@ def _health(connection: HubConnection) -> object:
 
 @pytest.fixture
 def hub(request: pytest.FixtureRequest, pki: PkiLayout) -> Iterator[str]:
-    """A health-only server on 127.0.0.1 in a thread of its own, TLS when the test's
-    parameter says so (the CLI call runs its own event loop in the test's thread)."""
+    """A health-only server on 127.0.0.1, TLS when the test's parameter says so."""
     tls: bool = request.param
-    loop = asyncio.new_event_loop()
-    started: list[tuple[grpc.aio.Server, int]] = []
 
-    async def start() -> None:
+    async def start() -> tuple[grpc.aio.Server, int]:
         server = grpc.aio.server()
         servicer = health.aio.HealthServicer()  # type: ignore[attr-defined]
         health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
@@ -53,19 +50,14 @@ def hub(request: pytest.FixtureRequest, pki: PkiLayout) -> Iterator[str]:
         else:
             port = server.add_insecure_port("127.0.0.1:0")
         await server.start()
-        started.append((server, port))
+        return server, port
 
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
-    server, port = started[0]
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        asyncio.run_coroutine_threadsafe(server.stop(None), loop).result(timeout=10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
-        loop.close()
+    with loop_in_thread() as run:
+        server, port = run(start())
+        try:
+            yield f"127.0.0.1:{port}"
+        finally:
+            run(server.stop(None))
 
 
 def _profile(server: str, pki: PkiLayout) -> ClientProfile:
