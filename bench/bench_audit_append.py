@@ -53,7 +53,7 @@ from audit.migrations import AUDIT_MIGRATIONS
 from audit.store import AuditRecord, AuditStore
 from bench._stats import RESULTS_PATH, Spread, environment_line, markdown_table, record_section
 from consent.database import create_store_engine
-from consent.store import sqlite_url
+from consent.store import sqlite_url_text
 
 GROUPS = (1, 16, 64, 256, 1000)
 """Group sizes measured (entries per transaction)."""
@@ -112,7 +112,7 @@ class Backend:
 def fresh_sqlite(folder: Path) -> sa.Engine:
     """A new, migrated SQLite audit log in ``folder``."""
     path = folder / f"audit-{time.monotonic_ns()}.sqlite"
-    url = sqlite_url(str(path)).render_as_string(hide_password=False)
+    url = sqlite_url_text(str(path))
     AUDIT_MIGRATIONS.upgrade(url)
     return create_store_engine(url)
 

@@ -61,12 +61,12 @@ from bench._stats import (
     publish,
 )
 from bench.bench_audit_append import fresh_sqlite, one_run
-from bench.bench_batch import hub_batch
+from bench.bench_batch import direct_batch, hub_batch
 from bench.bench_check import Measured, closed_loop, direct_call, hub_call, measure
 from bench.bench_layers import PROGRAM, bench_programs
 from bench.bench_security import BearerToken, Hub
 from consent.migrations import CONSENT_MIGRATIONS
-from consent.store import sqlite_url
+from consent.store import sqlite_url_text
 from gateway.config import HubConfig, SecurityLayers
 from gateway.demo_consent import fresh_demo_databases
 from gateway.pki.tls import client_channel_credentials
@@ -184,7 +184,7 @@ def seeded_consents(data_dir: Path, programs: Path, heads_file: Path, into: Path
         cache.parent.mkdir(parents=True, exist_ok=True)
         making = cache.with_suffix(".making")
         making.unlink(missing_ok=True)
-        url = _sqlite(making)
+        url = sqlite_url_text(str(making))
         CONSENT_MIGRATIONS.upgrade(url)
         with (
             _stack.running_agencies(data_dir, pki=material.pki.folder) as agencies,
@@ -198,17 +198,15 @@ def seeded_consents(data_dir: Path, programs: Path, heads_file: Path, into: Path
             ),
         ):
             pass
-        with contextlib.closing(sa.create_engine(url).connect()) as connection:
+        engine = sa.create_engine(url)
+        with engine.connect() as connection:  # fold the WAL in: the cache is one file
             connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        engine.dispose()
         making.rename(cache)
         print(f"seeded {cache} in {time.perf_counter() - started:.0f} s", flush=True)
     copy = into / "consent.sqlite"
     shutil.copyfile(cache, copy)
     return copy
-
-
-def _sqlite(path: Path) -> str:
-    return sqlite_url(str(path)).render_as_string(hide_password=False)
 
 
 @contextlib.contextmanager
@@ -225,7 +223,7 @@ def running_hubs(
     consent_db = seeded_consents(data_dir, programs, heads_file, folder)
     (folder / "audit").mkdir()
     _, audit_db_url = fresh_demo_databases(folder / "audit")
-    consent_url = _sqlite(consent_db)
+    consent_url = sqlite_url_text(str(consent_db))
     config: dict[str, Any] = {"programs_dir": str(programs), **args.hub_config}
     credentials = client_channel_credentials(material.pki.ca_cert)
     with contextlib.ExitStack() as running:
@@ -326,8 +324,6 @@ async def bulk(  # noqa: PLR0917 - one call site, every argument needed
     results: Results,
 ) -> None:
     """Scenarios 2 and 3 for CheckBatch: every head through the full hub, and directly."""
-    from bench.bench_batch import direct_batch  # noqa: PLC0415 - the baseline's chunking
-
     found = results.bulk
     found.heads, found.persons = len(heads), persons
     requests = [_stack.check_request(h, PROGRAM, PURPOSE, f"b-{i}") for i, h in enumerate(heads)]

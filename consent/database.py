@@ -31,6 +31,11 @@ def sqlite_url(path: str) -> sa.URL:
     return sa.URL.create("sqlite+pysqlite", database=path)
 
 
+def sqlite_url_text(path: str) -> str:
+    """:func:`sqlite_url` as the text a config key or a command line takes."""
+    return sqlite_url(path).render_as_string(hide_password=False)
+
+
 def _sqlite_connected(dbapi_connection: Any, connection_record: object) -> None:
     del connection_record
     # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is deferred).

@@ -11,7 +11,6 @@ so it needs the hub's PKI folder; agency IT without it probes its adapter in pla
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -96,11 +95,6 @@ def _said(exc: Exception) -> str:
 
 def _shown(value: object) -> str:
     return "—" if value is None else str(value)
-
-
-def pki_layout(folder: Path | None) -> PkiLayout | None:
-    """The PKI folder given with ``--tls-dir``, if any."""
-    return None if folder is None else PkiLayout(folder)
 
 
 def show_probe(console: Console, target: str, report: ProbeReport) -> None:

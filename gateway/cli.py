@@ -31,7 +31,7 @@ from rich.table import Table
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
 from adapters.errors import AdapterConfigError, AdapterError
-from adapters.pki.material import PkiError
+from adapters.pki.material import PkiError, PkiLayout
 from gateway import environment, render
 from gateway.auth.errors import AuthError
 from gateway.auth.tokens import issue_token, load_private_key
@@ -235,7 +235,6 @@ def adapter_serve(
 ) -> None:
     """Serve one agency's data as a ConnectorService."""
     from adapters.config import load_adapter_config  # noqa: PLC0415
-    from adapters.pki.material import PkiLayout  # noqa: PLC0415
     from adapters.server import create_adapter_server  # noqa: PLC0415
 
     if (tls_dir is None) == (not insecure):
@@ -294,11 +293,12 @@ def adapter_probe(
     target: str, subjects: tuple[str, ...], tls_dir: Path | None, agency_id: str | None
 ) -> None:
     """Look at a running adapter: its health, its Describe as a table, one sample Fetch."""
-    from gateway.adapter_probe import pki_layout, probe, show_probe  # noqa: PLC0415
+    from gateway.adapter_probe import probe, show_probe  # noqa: PLC0415
 
     if tls_dir is not None and agency_id is None:
         raise click.UsageError("--tls-dir needs --agency: the id the adapter's certificate names")
-    report = asyncio.run(probe(target, subjects, pki=pki_layout(tls_dir), agency_id=agency_id))
+    pki = None if tls_dir is None else PkiLayout(tls_dir)
+    report = asyncio.run(probe(target, subjects, pki=pki, agency_id=agency_id))
     show_probe(Console(), target, report)
     if not report.ok:
         raise click.ClickException(f"the adapter at {target} did not answer every step")

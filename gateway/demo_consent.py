@@ -25,7 +25,7 @@ from consent import (
     widest_artefact,
 )
 from consent.migrations import CONSENT_MIGRATIONS
-from consent.store import ConsentStore, sqlite_url
+from consent.store import ConsentStore, sqlite_url_text
 from gateway.programs.loader import ProgramRegistry
 from gateway.programs.model import LegalBasisKind
 
@@ -55,7 +55,7 @@ def fresh_demo_databases(data_dir: Path) -> tuple[str, str]:
         path = data_dir / f"{name}.sqlite"
         for suffix in ("", "-wal", "-shm"):
             path.with_name(path.name + suffix).unlink(missing_ok=True)
-        url = sqlite_url(str(path)).render_as_string(hide_password=False)
+        url = sqlite_url_text(str(path))
         migrations.upgrade(url)
         urls.append(url)
     return urls[0], urls[1]

@@ -25,7 +25,7 @@ from sakha.v1 import audit_pb2_grpc
 from audit import Signer, Verifier, canonical_bytes, leaf_hash, open_checkpoint, verify_inclusion
 from audit.migrations import AUDIT_MIGRATIONS
 from audit.store import AuditStore
-from consent.database import sqlite_url
+from consent.database import sqlite_url, sqlite_url_text
 from consent.migrations import upgrade as upgrade_consent
 from gateway.auth.tokens import Caller
 from tests.audit_service.conftest import (
@@ -135,7 +135,7 @@ def test_export_finds_the_databases_log_and_verify_passes_on_it(
     hub: ThreadHub, tmp_path: Path
 ) -> None:
     del hub  # its log is the database below
-    url = sqlite_url(str(tmp_path / "audit.sqlite")).render_as_string(hide_password=False)
+    url = sqlite_url_text(str(tmp_path / "audit.sqlite"))
     out = ok(sakha("audit", "export", "--db", url, "--out", str(tmp_path / "bundle")))
     assert out == f"exported {len(ENTRIES)} entries of {ORIGIN} to {tmp_path / 'bundle'}\n"
     vkey = Signer(ORIGIN, ed25519.Ed25519PrivateKey.generate()).verifier().key_string
@@ -148,11 +148,11 @@ def test_offline_commands_name_what_is_wrong_with_the_database(
     hub: ThreadHub, tmp_path: Path
 ) -> None:
     del hub
-    missing = sqlite_url(str(tmp_path / "missing.sqlite")).render_as_string(hide_password=False)
+    missing = sqlite_url_text(str(tmp_path / "missing.sqlite"))
     empty_file = tmp_path / "empty.sqlite"
     empty_file.touch()
-    empty = sqlite_url(str(empty_file)).render_as_string(hide_password=False)
-    filled = sqlite_url(str(tmp_path / "audit.sqlite")).render_as_string(hide_password=False)
+    empty = sqlite_url_text(str(empty_file))
+    filled = sqlite_url_text(str(tmp_path / "audit.sqlite"))
     out = str(tmp_path / "bundle")
     vkey = Signer("other.example/log", ed25519.Ed25519PrivateKey.generate()).verifier().key_string
     cases = {

@@ -26,7 +26,7 @@ from audit.bundle import export_bundle
 from audit.migrations import AUDIT_MIGRATIONS
 from audit.store import AuditStore
 from audit.verify import Caveat, Tamper
-from consent.store import sqlite_url
+from consent.store import sqlite_url_text
 from gateway.cli import main
 from tests.audit_service.conftest import ORIGIN, fill
 from tests.docs.guide import code, commands, parses, table
@@ -40,7 +40,7 @@ TEST_KEY = ed25519.Ed25519PrivateKey.from_private_bytes(bytes(32))
 @pytest.fixture
 def log_url(tmp_path: Path) -> str:
     """The guide's sample log: five entries, checkpoints at sizes 3 and 5."""
-    url = sqlite_url(str(tmp_path / "audit.sqlite")).render_as_string(hide_password=False)
+    url = sqlite_url_text(str(tmp_path / "audit.sqlite"))
     AUDIT_MIGRATIONS.upgrade(url)
     store = AuditStore.open(url, origin=ORIGIN, create=True)
     try:
