@@ -292,17 +292,22 @@ def decode_result(
     values: dict[str, list[Value | None]] = {}
     for i, (name, column) in enumerate(zip(query.attributes, response.columns, strict=True)):
         kind = description.attribute(name).type
-        values[name] = _decode_column(column, kind, rows, f"{agency}: columns[{i}] ({name})")
+        values[name] = decode_column(column, kind, rows, f"{agency}: columns[{i}] ({name})")
     predicates: list[list[Any]] = [
-        _decode_column(column, AttributeType.BOOL, rows, f"{agency}: predicate_results[{i}]")
+        decode_column(column, AttributeType.BOOL, rows, f"{agency}: predicate_results[{i}]")
         for i, column in enumerate(response.predicate_results)
     ]
     return FetchResult(found=list(response.found), values=values, predicates=predicates)
 
 
-def _decode_column(
+def decode_column(
     column: PB2Column, kind: AttributeType, rows: int, where: str
 ) -> list[Value | None]:
+    """Decode one column of ``rows`` values of ``kind``; ``where`` names it in errors.
+
+    Raises:
+        MalformedResponseError: wrong presence or value counts, or another kind of values.
+    """
     present = list(column.present)
     if len(present) != rows:
         raise MalformedResponseError(f"{where}: {len(present)} presence flags for {rows} rows")

@@ -45,6 +45,7 @@ from pydantic import Field
 from adapters.csv_source import CsvAdapter
 from adapters.errors import AdapterConfigError
 from adapters.sdk import (
+    OPERATORS_ALLOWED,
     Adapter,
     AdapterLimits,
     AgencyDescription,
@@ -61,13 +62,6 @@ NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NO_VARIABLES: Mapping[str, str] = MappingProxyType({})
-# Operators an attribute type may declare: lists are not compared, bools only for equality.
-_OPERATORS_ALLOWED: Mapping[AttributeType, frozenset[PredicateOperator]] = {
-    AttributeType.INT64: frozenset(PredicateOperator),
-    AttributeType.STRING: frozenset(PredicateOperator),
-    AttributeType.BOOL: frozenset({PredicateOperator.EQ, PredicateOperator.NE}),
-    AttributeType.STRING_LIST: frozenset(),
-}
 
 _Name = Annotated[str, Field(pattern=rf"^{NAME.pattern}$")]
 _Text = Annotated[str, Field(min_length=1)]
@@ -208,7 +202,7 @@ def _query(name: str, spec: _AttributeFile) -> str:
 
 def _attribute(name: str, spec: _AttributeFile) -> AttributeSpec:
     operators = frozenset(spec.predicates)
-    refused = operators - _OPERATORS_ALLOWED[spec.type]
+    refused = operators - OPERATORS_ALLOWED[spec.type]
     if refused:
         raise AdapterConfigError(
             f"attributes.{name}.predicates: {sorted(op.value for op in refused)} "

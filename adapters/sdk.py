@@ -71,6 +71,15 @@ _PYTHON_TYPES: Mapping[AttributeType, type] = {
     AttributeType.STRING_LIST: tuple,
 }
 
+OPERATORS_ALLOWED: Mapping[AttributeType, frozenset[PredicateOperator]] = {
+    AttributeType.INT64: frozenset(PredicateOperator),
+    AttributeType.STRING: frozenset(PredicateOperator),
+    AttributeType.BOOL: frozenset({PredicateOperator.EQ, PredicateOperator.NE}),
+    AttributeType.STRING_LIST: frozenset(),
+}
+"""The operators each attribute type may declare: lists are not compared, bools only for
+equality."""
+
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 

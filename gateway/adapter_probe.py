@@ -17,16 +17,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.console import Console
 from rich.table import Table
 
-from adapters.client import CHANNEL_OPTIONS, ConnectorClient
+from adapters.client import ConnectorClient
 from adapters.errors import AdapterError
-from adapters.pki.material import PkiLayout
 from adapters.sdk import AgencyDescription, FetchQuery, FetchResult
 from adapters.server import SERVICE_NAME
-from gateway.fetch_tokens import FetchTokenSigner
-from gateway.pki.tls import agency_channel_options, hub_channel_credentials
-
-PROBE_BASIS = ("probe",)
-"""The basis a probe's fetch token names: no consent, a look at the adapter itself."""
+from gateway.adapter_connection import AdapterConnection
 
 
 @dataclass(frozen=True)
@@ -46,18 +41,9 @@ class ProbeReport:
         return self.health == "SERVING" and not self.describe_error and not self.fetch_error
 
 
-async def probe(
-    target: str, subjects: tuple[str, ...], *, pki: PkiLayout | None, agency_id: str | None
-) -> ProbeReport:
-    """Probe the adapter at ``target``: plaintext, or with ``pki`` as the hub's TLS to the
-    agency ``agency_id`` (its certificate must name it)."""
-    if pki is None:
-        channel = grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
-    else:
-        assert agency_id is not None  # noqa: S101 - the command requires it with a PKI
-        options = [*CHANNEL_OPTIONS, *agency_channel_options(agency_id)]
-        channel = grpc.aio.secure_channel(target, hub_channel_credentials(pki), options=options)
-    async with channel:
+async def probe(connection: AdapterConnection, subjects: tuple[str, ...]) -> ProbeReport:
+    """Probe the adapter ``connection`` reaches, fetching ``subjects`` as the sample."""
+    async with connection.channel() as channel:
         health = await _health(channel)
         client = ConnectorClient(channel)
         try:
@@ -67,10 +53,7 @@ async def probe(
         query = FetchQuery(
             subjects=subjects, attributes=tuple(a.name for a in description.attributes)
         )
-        token = None
-        if pki is not None:
-            signer = FetchTokenSigner.from_key_file(pki.fetch_token_key)
-            token = signer.mint(query, agency_id=description.agency_id, basis=PROBE_BASIS)
+        token = connection.token(query, description.agency_id)
         try:
             fetched = await client.fetch(query, description, 5, token=token)
         except (grpc.aio.AioRpcError, AdapterError) as exc:

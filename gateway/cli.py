@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -30,14 +30,16 @@ from rich.progress import (
 from rich.table import Table
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
-from adapters.errors import AdapterConfigError, AdapterError
-from adapters.pki.material import PkiError, PkiLayout
+from adapters.errors import AdapterError
+from adapters.pki.material import PkiError
 from gateway import environment, render
 from gateway.auth.errors import AuthError
 from gateway.auth.tokens import issue_token, load_private_key
+from gateway.cli_adapter import adapter
 from gateway.cli_audit import audit
 from gateway.cli_connection import call_hub, connect, connection_options, one_line
 from gateway.cli_consent import consent, mandate
+from gateway.cli_serving import stop_on_signal, telemetry
 from gateway.client_profile import ProfileError
 from gateway.config import ConfigError, load_hub_config
 from gateway.demo import DemoOptions, default_data_dir, run_demo
@@ -151,7 +153,7 @@ def demo(
         insecure=insecure,
         profile_path=profile_path,
     )
-    _telemetry("sakha-demo")
+    telemetry("sakha-demo")
     asyncio.run(run_demo(options, Console(soft_wrap=True, highlight=False)))
 
 
@@ -168,11 +170,11 @@ def serve(config_path: Path, insecure: bool) -> None:
     from gateway.hub import start_hub  # noqa: PLC0415 - keeps client commands light
 
     config = load_hub_config(config_path, insecure=insecure)
-    _telemetry("sakha-hub")
+    telemetry("sakha-hub")
 
     async def run() -> None:
         hub = await start_hub(config)
-        stopped = _stop_on_signal()
+        stopped = stop_on_signal()
         click.echo(f"hub listening on port {hub.port}")
         try:
             await stopped.wait()
@@ -180,128 +182,6 @@ def serve(config_path: Path, insecure: bool) -> None:
             await hub.stop(config.grace_s)
 
     asyncio.run(run())
-
-
-@main.group()
-def adapter() -> None:
-    """Run an agency adapter."""
-
-
-def _tls_dir(help_text: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """The ``--tls-dir`` option (a PKI folder made by ``sakha pki init``)."""
-    return click.option(
-        "--tls-dir",
-        type=click.Path(exists=True, file_okay=False, path_type=Path),
-        default=None,
-        help=help_text,
-    )
-
-
-@adapter.command("serve")
-@click.option(
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-)
-@click.option("--listen", default="127.0.0.1:0", show_default=True)
-@click.option(
-    "--var",
-    "variables",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Placeholder value for the config, e.g. data_dir=/srv/agency.",
-)
-@_tls_dir(
-    "Folder made by `sakha pki init` (or holding ca.pem, agencies/ID.pem/.key and "
-    "fetch-token-keys.json): serve mutual TLS, admit only the hub's client certificate and "
-    "only fetches carrying a valid hub token."
-)
-@click.option(
-    "--hub-keys",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="The hub's fetch-token JWK Set: every Fetch must carry a token it signed "
-    "[default with --tls-dir: DIR/fetch-token-keys.json].",
-)
-@click.option("--insecure", is_flag=True, help="Plaintext, any caller: local debugging only.")
-def adapter_serve(
-    config_path: Path,
-    listen: str,
-    variables: tuple[str, ...],
-    tls_dir: Path | None,
-    hub_keys: Path | None,
-    insecure: bool,
-) -> None:
-    """Serve one agency's data as a ConnectorService."""
-    from adapters.config import load_adapter_config  # noqa: PLC0415
-    from adapters.server import create_adapter_server  # noqa: PLC0415
-
-    if (tls_dir is None) == (not insecure):
-        raise click.UsageError("give --tls-dir (mutual TLS) or --insecure, exactly one")
-
-    malformed = [v for v in variables if "=" not in v]
-    if malformed:
-        raise click.BadParameter(f"{malformed[0]!r} is not NAME=VALUE", param_hint="--var")
-    pairs = dict(v.split("=", 1) for v in variables)
-    host, _, port_text = listen.rpartition(":")
-    if not port_text.isdigit():
-        raise click.BadParameter(f"{listen!r} is not host:port", param_hint="--listen")
-
-    async def run() -> None:
-        loaded = load_adapter_config(config_path, variables=pairs)
-        _telemetry(f"sakha-adapter-{loaded.describe().agency_id}")
-        tls = None if tls_dir is None else PkiLayout(tls_dir)
-        if tls is None:
-            click.echo("INSECURE: plaintext, any caller may ask — local debugging only", err=True)
-        try:
-            server, bound = await create_adapter_server(
-                loaded, host or "127.0.0.1", int(port_text), tls=tls, hub_keys=hub_keys
-            )
-        except AdapterConfigError as exc:  # its message names the key; add the file
-            await loaded.close()
-            raise AdapterConfigError(f"{config_path}: {exc}") from exc
-        except BaseException:
-            await loaded.close()
-            raise
-        stopped = _stop_on_signal()
-        click.echo(f"{loaded.describe().agency_id} serving on {host}:{bound}")
-        try:
-            await stopped.wait()
-        finally:
-            await server.stop(2.0)
-            await loaded.close()
-
-    asyncio.run(run())
-
-
-@adapter.command("probe")
-@click.option("--target", required=True, help="The adapter's host:port.")
-@click.option(
-    "--subject",
-    "subjects",
-    multiple=True,
-    required=True,
-    help="A national ID to fetch as a sample (repeat for more).",
-)
-@_tls_dir(
-    "The hub's PKI folder: connect as the hub does (its client certificate, a fetch token it "
-    "signs). Without it, plaintext."
-)
-@click.option("--agency", "agency_id", default=None, help="The agency id its certificate names.")
-def adapter_probe(
-    target: str, subjects: tuple[str, ...], tls_dir: Path | None, agency_id: str | None
-) -> None:
-    """Look at a running adapter: its health, its Describe as a table, one sample Fetch."""
-    from gateway.adapter_probe import probe, show_probe  # noqa: PLC0415
-
-    if tls_dir is not None and agency_id is None:
-        raise click.UsageError("--tls-dir needs --agency: the id the adapter's certificate names")
-    pki = None if tls_dir is None else PkiLayout(tls_dir)
-    report = asyncio.run(probe(target, subjects, pki=pki, agency_id=agency_id))
-    show_probe(Console(), target, report)
-    if not report.ok:
-        raise click.ClickException(f"the adapter at {target} did not answer every step")
 
 
 @main.command()
@@ -738,31 +618,10 @@ def db_upgrade(db_url: str, audit_db_url: str | None) -> None:
         click.echo(f"{migrations.store} database at revision {revision}")
 
 
-def _telemetry(service_name: str) -> None:
-    """Install the OpenTelemetry exporters the ``OTEL_*`` variables ask for (none by default)."""
-    from adapters.telemetry import TelemetryConfigError, configure_telemetry  # noqa: PLC0415
-
-    try:
-        configure_telemetry(service_name)
-    except TelemetryConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _stop_on_signal() -> asyncio.Event:
-    """An event set by SIGINT or SIGTERM, installed before a server says it is ready, so a
-    signal sent the moment it does still stops it gracefully."""
-    import signal  # noqa: PLC0415
-
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    return stop
-
-
 main.add_command(consent)
 main.add_command(mandate)
 main.add_command(audit)
+main.add_command(adapter)
 
 
 if __name__ == "__main__":
