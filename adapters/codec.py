@@ -53,7 +53,8 @@ _ATTRIBUTE_TYPES: Mapping[AttributeType, PB2AttributeType.ValueType] = {
     AttributeType.STRING: pb2.ATTRIBUTE_TYPE_STRING,
     AttributeType.STRING_LIST: pb2.ATTRIBUTE_TYPE_STRING_LIST,
 }
-_ATTRIBUTE_TYPES_FROM_PB2 = {v: k for k, v in _ATTRIBUTE_TYPES.items()}
+ATTRIBUTE_TYPES_FROM_PB2 = {v: k for k, v in _ATTRIBUTE_TYPES.items()}
+"""Each wire attribute type's SDK type (unspecified and unknown values are absent)."""
 
 _SENSITIVITIES: Mapping[Sensitivity, PB2Sensitivity.ValueType] = {
     Sensitivity.PUBLIC: pb2.SENSITIVITY_PUBLIC,
@@ -61,7 +62,8 @@ _SENSITIVITIES: Mapping[Sensitivity, PB2Sensitivity.ValueType] = {
     Sensitivity.FINANCIAL: pb2.SENSITIVITY_FINANCIAL,
     Sensitivity.SPECIAL: pb2.SENSITIVITY_SPECIAL,
 }
-_SENSITIVITIES_FROM_PB2 = {v: k for k, v in _SENSITIVITIES.items()}
+SENSITIVITIES_FROM_PB2 = {v: k for k, v in _SENSITIVITIES.items()}
+"""Each wire sensitivity's SDK value."""
 
 _OPERATORS: Mapping[PredicateOperator, PB2PredicateOperator.ValueType] = {
     PredicateOperator.LT: pb2.PREDICATE_OPERATOR_LT,
@@ -71,7 +73,8 @@ _OPERATORS: Mapping[PredicateOperator, PB2PredicateOperator.ValueType] = {
     PredicateOperator.EQ: pb2.PREDICATE_OPERATOR_EQ,
     PredicateOperator.NE: pb2.PREDICATE_OPERATOR_NE,
 }
-_OPERATORS_FROM_PB2 = {v: k for k, v in _OPERATORS.items()}
+OPERATORS_FROM_PB2 = {v: k for k, v in _OPERATORS.items()}
+"""Each wire predicate operator's SDK value."""
 
 # The `values` oneof case of a Column for each attribute type.
 _COLUMN_KINDS: Mapping[AttributeType, str] = {
@@ -129,16 +132,14 @@ def decode_description(response: PB2DescribeResponse) -> AgencyDescription:
             raise MalformedResponseError(f"{where}: empty or repeated name {info.name!r}")
         seen.add(info.name)
         operators = frozenset(
-            _enum(_OPERATORS_FROM_PB2, op, f"{where}.predicate_operators")
+            _enum(OPERATORS_FROM_PB2, op, f"{where}.predicate_operators")
             for op in info.predicate_operators
         )
         specs.append(
             AttributeSpec(
                 name=info.name,
-                type=_enum(_ATTRIBUTE_TYPES_FROM_PB2, info.type, f"{where}.type"),
-                sensitivity=_enum(
-                    _SENSITIVITIES_FROM_PB2, info.sensitivity, f"{where}.sensitivity"
-                ),
+                type=_enum(ATTRIBUTE_TYPES_FROM_PB2, info.type, f"{where}.type"),
+                sensitivity=_enum(SENSITIVITIES_FROM_PB2, info.sensitivity, f"{where}.sensitivity"),
                 unit=info.unit,
                 description=info.description,
                 predicate_operators=operators,
@@ -217,7 +218,7 @@ def _decode_date(text: str) -> dt.date:
 
 
 def _decode_predicate(index: int, predicate: PB2Predicate) -> Predicate:
-    operator = _OPERATORS_FROM_PB2.get(predicate.operator)
+    operator = OPERATORS_FROM_PB2.get(predicate.operator)
     if operator is None:
         raise MalformedRequestError(
             f"predicates[{index}].operator", f"unknown or unspecified operator {predicate.operator}"

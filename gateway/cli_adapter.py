@@ -10,6 +10,7 @@ import click
 from rich.console import Console
 
 from adapters.errors import AdapterConfigError
+from adapters.national_id import national_id_defect
 from adapters.pki.material import PkiLayout
 from gateway.adapter_connection import AdapterConnection
 from gateway.cli_serving import stop_on_signal, telemetry
@@ -108,6 +109,28 @@ def adapter_serve(
     asyncio.run(run())
 
 
+def _reaching_adapter(
+    *, subject_help: str, tls_help: str
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The options of a command that reaches a running adapter: ``--target``, ``--subject``
+    (repeated), ``--tls-dir`` and ``--agency``."""
+
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        options = (
+            click.option("--target", required=True, help="The adapter's host:port."),
+            click.option("--subject", "subjects", multiple=True, required=True, help=subject_help),
+            _tls_dir(tls_help),
+            click.option(
+                "--agency", "agency_id", default=None, help="The agency id its certificate names."
+            ),
+        )
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
+
+
 def _adapter_connection(
     target: str, tls_dir: Path | None, agency_id: str | None
 ) -> AdapterConnection:
@@ -118,19 +141,11 @@ def _adapter_connection(
 
 
 @adapter.command("probe")
-@click.option("--target", required=True, help="The adapter's host:port.")
-@click.option(
-    "--subject",
-    "subjects",
-    multiple=True,
-    required=True,
-    help="A national ID to fetch as a sample (repeat for more).",
+@_reaching_adapter(
+    subject_help="A national ID to fetch as a sample (repeat for more).",
+    tls_help="The hub's PKI folder: connect as the hub does (its client certificate, a fetch "
+    "token it signs). Without it, plaintext.",
 )
-@_tls_dir(
-    "The hub's PKI folder: connect as the hub does (its client certificate, a fetch token it "
-    "signs). Without it, plaintext."
-)
-@click.option("--agency", "agency_id", default=None, help="The agency id its certificate names.")
 def adapter_probe(
     target: str, subjects: tuple[str, ...], tls_dir: Path | None, agency_id: str | None
 ) -> None:
@@ -141,3 +156,52 @@ def adapter_probe(
     show_probe(Console(), target, report)
     if not report.ok:
         raise click.ClickException(f"the adapter at {target} did not answer every step")
+
+
+@adapter.command("conformance")
+@_reaching_adapter(
+    subject_help="A national ID the agency holds (repeat; values of every attribute help).",
+    tls_help="The hub's PKI folder: connect as the hub does, and check that a certificate "
+    "that is not the hub's and a Fetch without a valid token are refused. Without it, "
+    "plaintext, and those cases are skipped.",
+)
+@click.option(
+    "--unknown-subject",
+    default=None,
+    help="A valid national ID the agency does not hold [default: one the kit makes up].",
+)
+@click.option(
+    "--junit",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the report as JUnit XML to this file (for CI).",
+)
+def adapter_conformance(
+    target: str,
+    subjects: tuple[str, ...],
+    unknown_subject: str | None,
+    tls_dir: Path | None,
+    agency_id: str | None,
+    junit: Path | None,
+) -> None:
+    """Check a running adapter against the ConnectorService contract, one line per case;
+    exits 1 when a case fails."""
+    from gateway.conformance import report_lines, run_conformance, write_junit  # noqa: PLC0415
+
+    for option, value in [
+        *(("--subject", s) for s in subjects),
+        ("--unknown-subject", unknown_subject),
+    ]:
+        defect = None if value is None else national_id_defect(value)
+        if defect is not None:
+            raise click.BadParameter(
+                f"{value!r} is not a national ID ({defect.value})", param_hint=option
+            )
+    connection = _adapter_connection(target, tls_dir, agency_id)
+    report = asyncio.run(run_conformance(connection, subjects, unknown=unknown_subject))
+    for line in report_lines(report):
+        click.echo(line)
+    if junit is not None:
+        write_junit(report, junit)
+    if not report.ok:
+        raise click.exceptions.Exit(1)
