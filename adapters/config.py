@@ -1,7 +1,8 @@
 """Build an agency's adapter from its YAML file.
 
 A file with ``url:`` builds a :class:`~adapters.sql.SqlAdapter`, one with ``csv:`` a
-:class:`~adapters.csv_source.CsvAdapter`::
+:class:`~adapters.csv_source.CsvAdapter`, one with ``http:`` an
+:class:`~adapters.http_json.HttpJsonAdapter` (its section: :mod:`adapters.http_config`)::
 
     agency_id: tax                       # [a-z_][a-z0-9_]*
     name: Iranian National Tax Administration
@@ -16,7 +17,8 @@ A file with ``url:`` builds a :class:`~adapters.sql.SqlAdapter`, one with ``csv:
     attributes:
       annual_income:
         query: income                    # SQL only
-        column: annual_income            # optional, defaults to the attribute name
+        column: annual_income            # SQL and CSV, optional, defaults to the name
+        # field: income.annual           # HTTP only: its path in a record (adapters/json_path)
         type: int64                      # bool | int64 | string | string_list
         unit: IRR                        # optional
         sensitivity: financial           # public | personal | financial | special
@@ -24,7 +26,8 @@ A file with ``url:`` builds a :class:`~adapters.sql.SqlAdapter`, one with ``csv:
         predicates: [lt, le, gt, ge]     # optional; bool: eq, ne only; string_list: none
     limits: {max_subjects: 5000}         # optional AdapterLimits overrides
 
-``{name}`` placeholders in ``url`` and ``csv`` are filled from ``variables``; relative file
+``{name}`` placeholders in ``url``, ``csv``, ``http.url`` and ``http.check_url`` are filled
+from ``variables``; relative file
 paths (a CSV file, a SQLite database) are resolved against the YAML file's folder, so nothing
 depends on the working directory. Unknown keys are errors, so a typo fails at start-up
 instead of being ignored.
@@ -44,6 +47,8 @@ from pydantic import Field
 
 from adapters.csv_source import CsvAdapter
 from adapters.errors import AdapterConfigError
+from adapters.http_config import HttpSection, parse_path
+from adapters.http_json import HttpJsonAdapter
 from adapters.sdk import (
     OPERATORS_ALLOWED,
     Adapter,
@@ -81,7 +86,9 @@ class _AttributeFile(ConfigModel):
     query: _Name | None = None
     """SQL only: the named query that selects it."""
     column: _Text | None = None
-    """The column holding it; default: the attribute's name."""
+    """SQL and CSV: the column holding it; default: the attribute's name."""
+    field: _Text | None = None
+    """HTTP only: the path of its value in a record; default: the attribute's name."""
     type: AttributeType
     """``bool``, ``int64``, ``string`` or ``string_list``."""
     unit: str = ""
@@ -127,14 +134,25 @@ class CsvAdapterFile(_AdapterFile):
     """Splits ``string_list`` cells."""
 
 
+class HttpAdapterFile(_AdapterFile):
+    """An agency served from its HTTP/JSON service (a file with ``http:``)."""
+
+    http: HttpSection
+    """How to ask the service."""
+
+
 def load_adapter_config(
-    path: str | os.PathLike[str], *, variables: Mapping[str, str] = _NO_VARIABLES
+    path: str | os.PathLike[str],
+    *,
+    variables: Mapping[str, str] = _NO_VARIABLES,
+    environ: Mapping[str, str] = os.environ,
 ) -> Adapter:
     """Read an agency's YAML file and build its adapter.
 
     Args:
         path: the YAML file.
-        variables: values for ``{name}`` placeholders in ``url`` and ``csv``.
+        variables: values for ``{name}`` placeholders in ``url``, ``csv`` and ``http``.
+        environ: where an HTTP service's secrets are read from.
 
     Raises:
         AdapterConfigError: the file cannot be read or parsed, or a key is missing, unknown
@@ -142,32 +160,70 @@ def load_adapter_config(
             load is reported the same way.
     """
     file = Path(path)
-    source = str(file)
-    text = read_text(file, error=AdapterConfigError)
-    data = load_yaml(text, source=source, error=AdapterConfigError)
-    model: type[_AdapterFile] = SqlAdapterFile
-    if not (isinstance(data, dict) and "url" in data):
-        model = CsvAdapterFile
-        if isinstance(data, dict) and "csv" not in data:
-            raise AdapterConfigError(
-                located(source, "url or csv", "missing (a database URL or a CSV file)")
-            )
-    parsed = validate(data, model, source=source, error=AdapterConfigError)
+    parsed = _parsed(file)
     try:
-        return _build(parsed, file.absolute().parent, variables)
+        return _build(parsed, file.absolute().parent, variables, environ)
     except AdapterConfigError as exc:
         raise AdapterConfigError(f"{file}: {exc}") from exc
 
 
-def _build(parsed: _AdapterFile, base: Path, variables: Mapping[str, str]) -> Adapter:
-    description = AgencyDescription(
-        agency_id=parsed.agency_id,
-        name=parsed.name,
-        name_fa=parsed.name_fa,
-        attributes=tuple(_attribute(name, spec) for name, spec in parsed.attributes.items()),
-    )
+def describe_adapter_config(path: str | os.PathLike[str]) -> AgencyDescription:
+    """The agency an adapter file describes, without building its adapter: no placeholder,
+    secret, database, export or service is needed (``sakha programs test --agencies``).
+
+    Raises:
+        AdapterConfigError: as :func:`load_adapter_config`, for the file's keys.
+    """
+    file = Path(path)
+    try:
+        return _description(_parsed(file))
+    except AdapterConfigError as exc:
+        raise AdapterConfigError(f"{file}: {exc}") from exc
+
+
+def _parsed(file: Path) -> _AdapterFile:
+    source = str(file)
+    text = read_text(file, error=AdapterConfigError)
+    data = load_yaml(text, source=source, error=AdapterConfigError)
+    kinds = [key for key in _FILE_KINDS if isinstance(data, dict) and key in data]
+    if len(kinds) != 1 and isinstance(data, dict):
+        problem = "missing" if not kinds else f"give one, not {' and '.join(kinds)}"
+        raise AdapterConfigError(
+            located(source, "url, csv or http", f"{problem} (a database, a CSV file or a service)")
+        )
+    model = _FILE_KINDS[kinds[0]] if kinds else SqlAdapterFile
+    return validate(data, model, source=source, error=AdapterConfigError)
+
+
+_FILE_KINDS: Mapping[str, type[_AdapterFile]] = {
+    "url": SqlAdapterFile,
+    "csv": CsvAdapterFile,
+    "http": HttpAdapterFile,
+}
+
+
+def _build(
+    parsed: _AdapterFile, base: Path, variables: Mapping[str, str], environ: Mapping[str, str]
+) -> Adapter:
+    description = _description(parsed)
     limits = AdapterLimits(**parsed.limits.model_dump())
     columns = {name: spec.column or name for name, spec in parsed.attributes.items()}
+    if isinstance(parsed, HttpAdapterFile):
+        section = parsed.http
+        check_url = section.check_url
+        source = section.source(
+            url=_substitute(section.url, variables, "http.url"),
+            check_url=None
+            if check_url is None
+            else _substitute(check_url, variables, "http.check_url"),
+            base=base,
+            environ=environ,
+        )
+        fields = {
+            name: parse_path(spec.field or name, f"attributes.{name}.field")
+            for name, spec in parsed.attributes.items()
+        }
+        return HttpJsonAdapter(description, source, fields, limits=limits)
     if isinstance(parsed, SqlAdapterFile):
         return SqlAdapter(
             description,
@@ -180,10 +236,7 @@ def _build(parsed: _AdapterFile, base: Path, variables: Mapping[str, str]) -> Ad
             },
             limits=limits,
         )
-    assert isinstance(parsed, CsvAdapterFile)  # noqa: S101 - the two file kinds
-    for name, spec in parsed.attributes.items():
-        if spec.query is not None:
-            raise AdapterConfigError(f"attributes.{name}.query: unknown key (SQL only)")
+    assert isinstance(parsed, CsvAdapterFile)  # noqa: S101 - the three file kinds
     csv_path = Path(_substitute(parsed.csv, variables, "csv"))
     return CsvAdapter(
         description,
@@ -192,6 +245,30 @@ def _build(parsed: _AdapterFile, base: Path, variables: Mapping[str, str]) -> Ad
         list_separator=parsed.list_separator,
         limits=limits,
     )
+
+
+def _description(parsed: _AdapterFile) -> AgencyDescription:
+    _only_keys(parsed)
+    return AgencyDescription(
+        agency_id=parsed.agency_id,
+        name=parsed.name,
+        name_fa=parsed.name_fa,
+        attributes=tuple(_attribute(name, spec) for name, spec in parsed.attributes.items()),
+    )
+
+
+def _only_keys(parsed: _AdapterFile) -> None:
+    """Refuse an attribute key that belongs to another kind of file."""
+    kind = next(k for k, model in _FILE_KINDS.items() if isinstance(parsed, model))
+    for name, spec in parsed.attributes.items():
+        if kind != "url" and spec.query is not None:
+            raise AdapterConfigError(f"attributes.{name}.query: unknown key (SQL only)")
+        if kind != "http" and spec.field is not None:
+            raise AdapterConfigError(f"attributes.{name}.field: unknown key (HTTP only)")
+        if kind == "http" and spec.column is not None:
+            raise AdapterConfigError(
+                f"attributes.{name}.column: unknown key (SQL and CSV; HTTP uses field)"
+            )
 
 
 def _query(name: str, spec: _AttributeFile) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import click
+import grpc
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -31,7 +32,8 @@ from rich.table import Table
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
 from adapters.errors import AdapterError
-from adapters.pki.material import PkiError
+from adapters.pki.material import PkiError, PkiLayout
+from adapters.sdk import AgencyDescription
 from gateway import environment, render
 from gateway.auth.errors import AuthError
 from gateway.auth.tokens import issue_token, load_private_key
@@ -45,11 +47,12 @@ from gateway.config import ConfigError, load_hub_config
 from gateway.demo import DemoOptions, default_data_dir, run_demo
 from gateway.engine.errors import EngineError
 from gateway.errors import GatewayError
+from gateway.labels import LANGUAGES, label
 from gateway.programs.errors import ProgramError
 from gateway.programs.loader import load_programs
 from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
 
-_LANG = click.Choice(render.LANGUAGES)
+_LANG = click.Choice(LANGUAGES)
 
 EXIT_OK = 0
 """The command did what it was asked (check-batch: every row was decided)."""
@@ -175,6 +178,13 @@ def serve(config_path: Path, insecure: bool) -> None:
     async def run() -> None:
         hub = await start_hub(config)
         stopped = stop_on_signal()
+        targets = {endpoint.agency_id: endpoint.target for endpoint in config.agencies}
+        mode = "mutual TLS" if config.layers.agency_mtls else "plaintext"
+        for description in hub.agencies:
+            click.echo(
+                f"connected {description.agency_id} at {targets[description.agency_id]} "
+                f"({mode}): {len(description.attributes)} attributes"
+            )
         click.echo(f"hub listening on port {hub.port}")
         try:
             await stopped.wait()
@@ -297,7 +307,7 @@ def check_batch(
     async def run(
         progress: Progress, writer: Any, subjects: Iterator[tuple[str, str]]
     ) -> Counter[str]:
-        task = progress.add_task("checking", total=total, completed=skip)
+        task = progress.add_task(label("checking", lang), total=total, completed=skip)
         counts: Counter[str] = Counter()
         in_flight: deque[str] = deque()
 
@@ -344,9 +354,9 @@ def check_batch(
         if skip < total:
             counts = call_hub(lambda: asyncio.run(run(progress, writer, subjects)), connection)
     counts.update(kept)
-    summary = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items()))
-    resumed = f", {skip} kept from before" if skip else ""
-    console.print(f"{total} subjects → {out_path.name}  ({summary}{resumed})")
+    summary = ", ".join(f"{render.decision_label(k, lang)}: {v}" for k, v in sorted(counts.items()))
+    resumed = f", {skip} {label('kept from before', lang)}" if skip else ""
+    console.print(f"{total} {label('subjects', lang)} → {out_path.name}  ({summary}{resumed})")
     undecided = total - sum(n for decision, n in counts.items() if decision != "ERROR")
     if undecided:
         raise click.ClickException(
@@ -496,6 +506,46 @@ def pki_init(folder: Path, agencies: tuple[str, ...], hosts: tuple[str, ...], fo
     )
 
 
+@pki.command("issue-agency")
+@click.argument("agency_id")
+@click.option(
+    "--pki",
+    "folder",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The hub's PKI folder (made by `sakha pki init`): its CA issues the certificate.",
+)
+@click.option(
+    "--out",
+    "bundle",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A folder for the agency: ca.pem, agencies/ID.pem and .key, fetch-token-keys.json "
+    "(what its --tls-dir needs, nothing else of the hub's).",
+)
+@click.option(
+    "--days", default=90, show_default=True, type=click.IntRange(1, 825), help="Validity."
+)
+@click.option("--force", is_flag=True, help="Issue a new certificate even if one is valid.")
+def pki_issue_agency(agency_id: str, folder: Path, bundle: Path, days: int, force: bool) -> None:
+    """Give a new agency its certificate from the hub's CA, and a folder to send it."""
+    from adapters.pki.material import agency_dns_name, agency_spiffe_id, load_certificate  # noqa: PLC0415
+    from gateway.pki.ca import export_agency_bundle, issue_certificate  # noqa: PLC0415
+
+    layout = PkiLayout(folder)
+    files = issue_certificate(layout, agency_id, days=days, force=force)
+    exported = export_agency_bundle(layout, agency_id, bundle)
+    until = load_certificate(files.cert).not_valid_after_utc.date().isoformat()
+    click.echo(
+        f"{agency_id}: certificate {agency_spiffe_id(agency_id)} (DNS "
+        f"{agency_dns_name(agency_id)}), valid until {until}: {files.cert}\n"
+        f"for the agency: {exported.folder} (ca.pem, agencies/{agency_id}.pem and .key, "
+        "fetch-token-keys.json); send it over a secure channel, the .key is secret\n"
+        f"the agency serves with: sakha adapter serve --config {agency_id}.yaml "
+        f"--tls-dir {exported.folder} --listen 0.0.0.0:PORT"
+    )
+
+
 @main.group()
 def programs() -> None:
     """List, show and test program files."""
@@ -518,8 +568,8 @@ def programs_list(programs_dir: Path | None, lang: str) -> None:
     table = Table(show_edge=False)
     table.add_column("id", no_wrap=True)
     for name in ("version", "title", "unit", "need"):
-        table.add_column(name)
-    table.add_column("purposes", overflow="fold")
+        table.add_column(label(name, lang))
+    table.add_column(label("purposes", lang), overflow="fold")
     for program in registry.all():
         title = program.title.fa if lang == "fa" else program.title.en
         table.add_row(
@@ -552,28 +602,96 @@ def programs_show(program_id: str, programs_dir: Path | None) -> None:
 
 @programs.command("test")
 @_PROGRAMS_DIR
-def programs_test(programs_dir: Path | None) -> None:
-    """Run every program's in-file test cases against the simulated agencies' catalogue."""
+@click.option(
+    "--agencies",
+    "agency_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An agency's adapter file (SQL, CSV or HTTP): add the agency it describes to the "
+    "catalogue, or replace a simulated one of the same id (repeatable).",
+)
+@click.option(
+    "--describe-from",
+    "targets",
+    multiple=True,
+    metavar="[AGENCY=]HOST:PORT",
+    help="Ask a running adapter for its Describe and add the agency (repeatable); with "
+    "--tls-dir, as the hub does, naming the agency its certificate names.",
+)
+@click.option(
+    "--tls-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="The hub's PKI folder, for --describe-from over mutual TLS.",
+)
+@click.option("--lang", type=_LANG, default="en", show_default=True)
+def programs_test(
+    programs_dir: Path | None,
+    agency_files: tuple[Path, ...],
+    targets: tuple[str, ...],
+    tls_dir: Path | None,
+    lang: str,
+) -> None:
+    """Run every program's in-file test cases against the simulated agencies' catalogue,
+    with any agencies added by --agencies and --describe-from."""
+    from adapters.config import describe_adapter_config  # noqa: PLC0415
     from gateway.programs.testing import run_program_tests, simulated_catalogue  # noqa: PLC0415
 
     registry = load_programs(programs_dir or BUILTIN_PROGRAMS_DIR)
-    catalogue = simulated_catalogue()
+    described = [describe_adapter_config(path) for path in agency_files]
+    described += [_described(target, tls_dir) for target in targets]
+    catalogue = simulated_catalogue(described)
     failures = cases = 0
     # A case that simulates an agency failure makes the fan-out warn; here that is expected.
     logging.getLogger("gateway.fanout").setLevel(logging.ERROR)
     for program in registry.all():
         for case in run_program_tests(program, catalogue):
-            mark = "ok  " if case.passed else "FAIL"
+            mark = label("ok" if case.passed else "FAIL", lang)
             cases += 1
             failures += not case.passed
             click.echo(
                 f"{mark} {program.id}: {case.name}" + ("" if case.passed else f" — {case.message}")
             )
     count = len(registry.all())
-    programs = f"{count} program{'' if count == 1 else 's'}"
-    click.echo(f"{cases} test cases of {programs}: {cases - failures} passed, {failures} failed")
+    plural = "s" if lang == "en" and count != 1 else ""  # Persian counts take the singular
+    programs = f"{count} {label('program', lang)}{plural}"
+    click.echo(
+        f"{cases} {label('test cases of', lang)} {programs}: {cases - failures} "
+        f"{label('passed', lang)}, {failures} {label('failed', lang)}"
+    )
     if failures:
         raise click.ClickException(f"{failures} program test case(s) failed")
+
+
+def _described(target: str, tls_dir: Path | None) -> AgencyDescription:
+    """The Describe of the adapter at ``[agency=]host:port``."""
+    from adapters.client import ConnectorClient  # noqa: PLC0415
+    from gateway.adapter_connection import AdapterConnection  # noqa: PLC0415
+
+    agency_id, _, address = target.rpartition("=")
+    if tls_dir is not None and not agency_id:
+        raise click.BadParameter(
+            f"{target!r}: with --tls-dir, name the agency (AGENCY=HOST:PORT)",
+            param_hint="--describe-from",
+        )
+    pki = None if tls_dir is None else PkiLayout(tls_dir)
+    connection = AdapterConnection(address, pki, agency_id or None)
+
+    async def ask() -> AgencyDescription:
+        async with connection.channel() as channel:
+            return await ConnectorClient(channel).describe(timeout=5)
+
+    try:
+        description = asyncio.run(ask())
+    except grpc.aio.AioRpcError as exc:
+        raise click.ClickException(
+            f"the adapter at {address} did not describe itself: {exc.code().name}: {exc.details()}"
+        ) from exc
+    if agency_id and description.agency_id != agency_id:
+        raise click.ClickException(
+            f"the adapter at {address} is {description.agency_id!r}, not {agency_id!r}"
+        )
+    return description
 
 
 @main.group()

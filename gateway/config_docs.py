@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from adapters.config import CsvAdapterFile, SqlAdapterFile
+from adapters.config import CsvAdapterFile, HttpAdapterFile, SqlAdapterFile
 from gateway import environment
 from gateway.auth.registry import RegistryFile
 from gateway.client_profile import ClientProfile
@@ -31,6 +31,11 @@ FILE_KINDS: tuple[tuple[str, str, type[Any]], ...] = (
     ("Client registry", "the hub's `clients_file`", RegistryFile),
     ("Adapter (SQL)", "`sakha adapter serve --config agency.yaml`, with `url:`", SqlAdapterFile),
     ("Adapter (CSV)", "`sakha adapter serve --config agency.yaml`, with `csv:`", CsvAdapterFile),
+    (
+        "Adapter (HTTP/JSON)",
+        "`sakha adapter serve --config agency.yaml`, with `http:`",
+        HttpAdapterFile,
+    ),
     ("Client profile", "the CLI's `--profile` (default `$SAKHA_PROFILE`)", ClientProfile),
     ("Program", "the hub's `programs_dir`: every `<id>.yaml` in it", ProgramFile),
 )

@@ -83,6 +83,8 @@ class Hub:
     consent: ConsentLayer | None = None
     audit: AuditLog | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    agencies: tuple[AgencyDescription, ...] = ()
+    """The connected agencies, as each described itself at start-up."""
 
     async def stop(self, grace_s: float | None = 5.0) -> None:
         """Stop taking calls, finish in-flight checks, write the audit appends still pending,
@@ -481,7 +483,17 @@ async def start_hub(config: HubConfig) -> Hub:
         tasks.append(asyncio.get_running_loop().create_task(audit.checkpoints()))
     _log.info("hub serving on port %d with %d agencies", port, len(channels))
     return Hub(
-        server, port, servicer, pipeline, registry, channels, health_servicer, consent, audit, tasks
+        server,
+        port,
+        servicer,
+        pipeline,
+        registry,
+        channels,
+        health_servicer,
+        consent,
+        audit,
+        tasks,
+        tuple(directory.descriptions()),
     )
 
 

@@ -10,12 +10,12 @@ from rich.console import Console
 from rich.table import Table
 from sakha.v1 import eligibility_pb2
 
-LANGUAGES = ("en", "fa")
+from gateway.labels import LABELS, label
 
 _DECISION_STYLE = {
-    eligibility_pb2.DECISION_ELIGIBLE: ("ELIGIBLE", "واجد شرایط", "bold green"),
-    eligibility_pb2.DECISION_INELIGIBLE: ("INELIGIBLE", "فاقد شرایط", "bold red"),
-    eligibility_pb2.DECISION_UNDETERMINED: ("UNDETERMINED", "نامشخص", "bold yellow"),
+    eligibility_pb2.DECISION_ELIGIBLE: ("ELIGIBLE", "bold green"),
+    eligibility_pb2.DECISION_INELIGIBLE: ("INELIGIBLE", "bold red"),
+    eligibility_pb2.DECISION_UNDETERMINED: ("UNDETERMINED", "bold yellow"),
 }
 _OUTCOME = {
     eligibility_pb2.RULE_OUTCOME_PASS: ("pass", "green"),
@@ -45,36 +45,45 @@ def as_json(message: Any) -> str:
     )
 
 
+def decision_label(decision: str, lang: str) -> str:
+    """A decision's name as printed: ``ELIGIBLE``, or in Persian with the name beside it."""
+    return f"{label(decision, lang)} ({decision})" if lang == "fa" else decision
+
+
 def show_result(console: Console, result: eligibility_pb2.CheckResult, lang: str) -> None:
-    """Print a decision, its reasons and the agencies consulted."""
-    name_en, name_fa, style = _DECISION_STYLE.get(
-        result.decision, ("UNSPECIFIED", "نامشخص", "bold")
-    )
-    label = f"{name_fa} ({name_en})" if lang == "fa" else name_en
+    """Print a decision, its reasons and the agencies consulted, every label in ``lang``."""
+    name, style = _DECISION_STYLE.get(result.decision, ("UNSPECIFIED", "bold"))
+
+    def said(key: str) -> str:
+        return label(key, lang)
+
     console.print(
-        f"[{style}]{label}[/]  program {result.program_id} v{result.program_version}"
-        f"  as of {result.as_of}  request {result.request_id}"
+        f"[{style}]{decision_label(name, lang)}[/]  {said('program')} {result.program_id} "
+        f"v{result.program_version}  {said('as of')} {result.as_of}  "
+        f"{said('request')} {result.request_id}"
     )
     if result.reason_codes:
-        console.print("reasons: " + ", ".join(result.reason_codes))
+        console.print(f"{said('reasons')}: " + ", ".join(result.reason_codes))
     if result.household_size:
-        console.print(f"household members considered: {result.household_size}")
+        console.print(f"{said('household members considered')}: {result.household_size}")
     if result.HasField("legal_basis"):
-        console.print(f"under {result.legal_basis.kind} {result.legal_basis.reference}")
-    rules = Table("rule", "outcome", "code", "reason", title=None, show_edge=False)
+        basis = result.legal_basis
+        console.print(f"{said('under')} {basis.kind} {basis.reference}")
+    rules = Table(*map(said, ("rule", "outcome", "code", "reason")), show_edge=False)
     for rule in result.rules:
-        outcome, colour = _OUTCOME.get(rule.outcome, ("?", "white"))
+        outcome, colour = _OUTCOME.get(rule.outcome, ("unknown", "white"))
         rules.add_row(
-            rule.rule_id, f"[{colour}]{outcome}[/]", rule.reason_code, text(rule.reason, lang)
+            rule.rule_id, f"[{colour}]{said(outcome)}[/]", rule.reason_code, text(rule.reason, lang)
         )
     console.print(rules)
-    sources = Table("agency", "status", "ms", "detail", show_edge=False)
+    sources = Table(*map(said, ("agency", "status", "ms", "detail")), show_edge=False)
     for source in result.sources:
         status = eligibility_pb2.SourceStatus.Name(source.status).removeprefix("SOURCE_STATUS_")
         colour = "green" if status in ("OK", "NOT_FOUND") else "red"
+        shown = said(status) if status in LABELS else status
         sources.add_row(
-            source.agency_id, f"[{colour}]{status}[/]", str(source.latency_ms), source.detail
+            source.agency_id, f"[{colour}]{shown}[/]", str(source.latency_ms), source.detail
         )
     console.print(sources)
     if result.HasField("audit_index"):
-        console.print(f"audit receipt: log index {result.audit_index}")
+        console.print(f"{said('audit receipt: log index')} {result.audit_index}")

@@ -1,6 +1,7 @@
 """Hosting the 30 simulated agencies as real gRPC servers in one process.
 
-Each agency is its own ``ConnectorService`` on its own port, backed by its own SQLite file,
+Each agency is its own ``ConnectorService`` on its own port, backed by its own SQLite file
+(the welfare organisation's through its own web service, :mod:`adapters.simulated.catalogue`),
 exactly as a real agency's adapter would be; hosting them in one process only saves the
 2-core demo machine the cost of 30 interpreters.
 """
@@ -14,11 +15,11 @@ from pathlib import Path
 
 import grpc
 
-from adapters.config import load_adapter_config
 from adapters.pki.material import PkiLayout
 from adapters.sdk import Adapter
 from adapters.server import create_adapter_server
-from adapters.simulated.catalogue import agency_config_paths
+from adapters.simulated.catalogue import WEB_SERVICES, agency_config_paths, load_simulated_agency
+from adapters.simulated.json_service import JsonService
 from adapters.simulated.latency import DelayedAdapter, Latency
 
 
@@ -31,6 +32,8 @@ class RunningAgency:
     server: grpc.aio.Server
     port: int
     host: str
+    service: JsonService | None = None
+    """The agency's own web service, for an agency whose adapter is HTTP/JSON."""
 
     @property
     def target(self) -> str:
@@ -53,6 +56,8 @@ class SimulatedAgencies:
         running = self.agencies.pop(agency_id)
         await running.server.stop(grace_s)
         await running.adapter.close()
+        if running.service is not None:
+            await asyncio.to_thread(running.service.close)
 
     async def stop(self, grace_s: float | None = 1.0) -> None:
         """Stop every agency."""
@@ -82,13 +87,25 @@ async def start_simulated_agencies(
         for path in agency_config_paths():
             if only is not None and path.stem not in only:
                 continue
-            adapter = load_adapter_config(path, variables={"data_dir": str(data_dir)})
-            agency_id = adapter.describe().agency_id
-            delay = latency.get(agency_id, latency.get("*"))
-            if delay is not None:
-                adapter = DelayedAdapter(adapter, delay, seed=len(started.agencies))
-            server, port = await create_adapter_server(adapter, host, 0, tls=pki, hub_keys=hub_keys)
-            started.agencies[agency_id] = RunningAgency(agency_id, adapter, server, port, host)
+            start_service = WEB_SERVICES.get(path.stem)
+            service = None if start_service is None else start_service(data_dir)
+            try:
+                services = {} if service is None else {path.stem: service.url}
+                adapter = load_simulated_agency(path, data_dir, services)
+                agency_id = adapter.describe().agency_id
+                delay = latency.get(agency_id, latency.get("*"))
+                if delay is not None:
+                    adapter = DelayedAdapter(adapter, delay, seed=len(started.agencies))
+                server, port = await create_adapter_server(
+                    adapter, host, 0, tls=pki, hub_keys=hub_keys
+                )
+            except BaseException:
+                if service is not None:
+                    service.close()
+                raise
+            started.agencies[agency_id] = RunningAgency(
+                agency_id, adapter, server, port, host, service
+            )
     except BaseException:
         await started.stop(None)
         raise

@@ -438,3 +438,33 @@ def issue_certificate(
     files = layout.agency_files(agency_id)
     _ensure_leaf(ca, profile, files, now=now, days=days, force=force)
     return files
+
+
+def export_agency_bundle(layout: PkiLayout, agency_id: str, folder: Path) -> PkiLayout:
+    """Copy what agency ``agency_id``'s adapter needs into ``folder``, laid out as a PKI
+    folder its ``--tls-dir`` reads: the CA certificate, the agency's certificate and key,
+    and the hub's public fetch-token JWK Set. Nothing else of the hub's goes in: no CA key,
+    no hub key, no signing key.
+
+    Raises:
+        UnusableMaterialError: the agency has no certificate and key in ``layout`` (issue
+            them first), or ``folder`` is the hub's own.
+    """
+    source = layout.agency_files(agency_id)
+    bundle = PkiLayout(Path(folder))
+    if bundle.folder.resolve() == layout.folder.resolve():
+        raise UnusableMaterialError(f"{folder}: the bundle must not be the hub's PKI folder")
+    copies = (
+        (layout.ca_cert, bundle.ca_cert, 0o644),
+        (source.cert, bundle.agency_cert(agency_id), 0o644),
+        (source.key, bundle.agency_key(agency_id), _PRIVATE_MODE),
+        (layout.fetch_token_jwks, bundle.fetch_token_jwks, 0o644),
+    )
+    missing = [str(path) for path, _, _ in copies if not path.is_file()]
+    if missing:
+        raise UnusableMaterialError(f"cannot export {agency_id}: missing {', '.join(missing)}")
+    bundle.folder.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+    bundle.agencies_dir.mkdir(mode=_DIR_MODE, exist_ok=True)
+    for path, target, mode in copies:
+        _write(target, path.read_bytes(), mode)
+    return bundle

@@ -192,21 +192,33 @@ def write_program(folder: Path, document: Mapping[str, object]) -> Path:
     return path
 
 
-def simulated_catalogue() -> Catalogue:
-    """The catalogue of the 30 simulated agencies, read from their adapter configs.
+NEW_AGENCY_HINT = (
+    " (a new agency: add it with --agencies ITS_ADAPTER.yaml or --describe-from HOST:PORT)"
+)
+"""What a test case naming an agency outside the catalogue is told."""
+
+
+def simulated_catalogue(extra: Iterable[AgencyDescription] = ()) -> Catalogue:
+    """The catalogue of the 30 simulated agencies, read from their adapter configs, with
+    ``extra`` agencies added (one with a simulated agency's id replaces it).
 
     Building an adapter opens no database, so the configs' ``data_dir`` points at a
     throw-away folder.
     """
     # Imported here: the adapters' configuration stack is only needed when asked for.
-    from adapters.config import load_adapter_config  # noqa: PLC0415
-    from adapters.simulated.catalogue import agency_config_paths  # noqa: PLC0415
+    from adapters.simulated.catalogue import (  # noqa: PLC0415
+        agency_config_paths,
+        load_simulated_agency,
+    )
 
+    added = {description.agency_id: description for description in extra}
     with tempfile.TemporaryDirectory() as data_dir:
-        return Catalogue.from_descriptions(
-            load_adapter_config(path, variables={"data_dir": data_dir}).describe()
+        simulated = [
+            load_simulated_agency(path, Path(data_dir)).describe()
             for path in agency_config_paths()
-        )
+            if path.stem not in added
+        ]
+    return Catalogue.from_descriptions([*simulated, *added.values()])
 
 
 def _spec(name: str, text: str) -> AttributeSpec:
@@ -230,7 +242,8 @@ def _check_case_data(program: Program, case: ProgramTestCase, catalogue: Catalog
             try:
                 spec = catalogue.spec(ref.agency_id, ref.attribute)
             except UnservedAttributeError as exc:
-                raise CaseDataError(f"{where}.members[{i}].{key}: {exc}") from exc
+                hint = "" if ref.agency_id in catalogue.agency_ids else NEW_AGENCY_HINT
+                raise CaseDataError(f"{where}.members[{i}].{key}: {exc}{hint}") from exc
             if not value_matches(spec.type, value):
                 raise CaseDataError(
                     f"{where}.members[{i}].{key}: {value!r} is not {spec.type.value}"

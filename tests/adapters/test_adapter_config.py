@@ -118,7 +118,7 @@ def _delete(path: str) -> Callable[[Config], None]:
         ),
         (_set("agency_id", 7), "agency_id: Input should be a valid string, got 7"),
         (_set("urls", "x"), "urls: unknown key"),
-        (_set("csv", "x.csv"), "csv: unknown key"),
+        (_set("csv", "x.csv"), "url, csv or http: give one, not url and csv"),
         (_delete("subjects_sql"), "subjects_sql: required key is missing"),
         (_set("queries", ["a"]), "queries: expected a mapping, got a list"),
         (_set("queries.income", ""), "queries.income: String should have at least 1 character"),
@@ -225,10 +225,10 @@ def test_bad_config_names_file_and_key(
         ("- a\n- b\n", "expected a mapping, got a list"),
         (
             "agency_id: x\nname: X\nattributes: {a: {type: bool, sensitivity: public}}\n",
-            "url or csv: missing",
+            "url, csv or http: missing",
         ),
     ],
-    ids=["not-yaml", "not-a-mapping", "neither-url-nor-csv"],
+    ids=["not-yaml", "not-a-mapping", "neither-url-csv-nor-http"],
 )
 def test_unusable_file(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "broken.yaml"

@@ -35,6 +35,7 @@ from sakha.v1 import connector_pb2, connector_pb2_grpc
 from adapters.config import load_adapter_config
 from adapters.errors import UnknownAttributeError
 from adapters.sdk import Adapter, FetchQuery, FetchResult, Predicate, PredicateOperator
+from adapters.simulated.json_service import JsonService, Reply
 from adapters.sql import SqlAdapter
 from gateway.cli import main
 from gateway.engine.planner import plan
@@ -165,6 +166,26 @@ async def test_an_undeclared_operator_is_refused(water_dir: Path, tag: str) -> N
             await adapter.fetch(query)
     finally:
         await adapter.close()
+
+
+async def test_the_http_example_answers_like_the_sql_example(tmp_path: Path) -> None:
+    answer = json.loads(example("adapters.md", "adapter-example-http-answer"))
+    with JsonService(lambda _: Reply.json(answer)) as billing:
+        path = tmp_path / "water-http.yaml"
+        path.write_text(example("adapters.md", "adapter-example-http"), encoding="utf-8")
+        adapter = load_adapter_config(
+            path,
+            variables={"billing": billing.url},
+            environ={"WATER_BILLING_TOKEN": "guide-token"},
+        )
+        try:
+            assert await adapter.fetch(_water_query()) == WATER_ANSWER
+        finally:
+            await adapter.close()
+    [request] = billing.requests
+    assert (request.method, request.path) == ("POST", "/v1/accounts/lookup")
+    assert request.body == {"national_ids": list(SUBJECTS), "as_of": "2026-06-01"}
+    assert request.headers["Authorization"] == "Bearer guide-token"
 
 
 async def test_the_python_example_answers_a_fetch(monkeypatch: pytest.MonkeyPatch) -> None:

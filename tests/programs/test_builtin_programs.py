@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.config import load_adapter_config
-from adapters.simulated.catalogue import agency_config_paths
+from adapters.simulated.catalogue import agency_config_paths, load_simulated_agency
 from gateway.engine.catalogue import Catalogue
 from gateway.engine.outcome import Decision
 from gateway.programs.loader import ProgramRegistry, load_programs
@@ -41,8 +40,7 @@ def simulated_agencies(tmp_path_factory: pytest.TempPathFactory) -> Catalogue:
     """The catalogue of the 30 simulated agencies, from their adapter configs."""
     data_dir = tmp_path_factory.mktemp("data")
     return Catalogue.from_descriptions(
-        load_adapter_config(path, variables={"data_dir": str(data_dir)}).describe()
-        for path in agency_config_paths()
+        load_simulated_agency(path, data_dir).describe() for path in agency_config_paths()
     )
 
 

@@ -1,16 +1,17 @@
-"""Each simulated agency, served by the generic SQL adapter, answers fetches."""
+"""Each simulated agency, served by the generic SQL adapter (the welfare organisation by the
+HTTP/JSON one, in front of its web service), answers fetches."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from adapters.config import load_adapter_config
-from adapters.sdk import FetchQuery, Predicate, PredicateOperator
+from adapters.sdk import AgencyDescription, FetchQuery, FetchResult, Predicate, PredicateOperator
 from adapters.simulated.build import PopulationSummary
-from adapters.simulated.catalogue import agency_config_paths
+from adapters.simulated.catalogue import WEB_SERVICES, agency_config_paths, load_simulated_agency
 from adapters.simulated.model import REFERENCE_DATE
 
 
@@ -26,10 +27,25 @@ def _registered(population: PopulationSummary) -> tuple[str, ...]:
 
 @pytest.mark.parametrize("path", agency_config_paths(), ids=lambda p: p.stem)
 async def test_agency_answers_a_fetch(path: Path, population: PopulationSummary) -> None:
-    adapter = load_adapter_config(path, variables={"data_dir": str(population.data_dir)})
+    start_service = WEB_SERVICES.get(path.stem)
+    with contextlib.ExitStack() as stack:
+        services = {}
+        if start_service is not None:
+            service = stack.enter_context(start_service(population.data_dir))
+            services[path.stem] = service.url
+        result, description = await _fetch_from(path, population, services)
+    assert description.agency_id == path.stem
+    assert result.found == [True, False]
+    assert all(column[1] is None for column in result.values.values())
+    assert any(column[0] is not None for column in result.values.values())
+
+
+async def _fetch_from(
+    path: Path, population: PopulationSummary, services: dict[str, str]
+) -> tuple[FetchResult, AgencyDescription]:
+    adapter = load_simulated_agency(path, population.data_dir, services)
     try:
         description = adapter.describe()
-        assert description.agency_id == path.stem
         everyone = _registered(population)
         found = (await adapter.fetch(FetchQuery(subjects=everyone))).found
         assert sum(found) == population.found[path.stem]
@@ -39,19 +55,16 @@ async def test_agency_answers_a_fetch(path: Path, population: PopulationSummary)
             attributes=tuple(spec.name for spec in description.attributes),
             as_of=REFERENCE_DATE,
         )
-        result = await adapter.fetch(query)
+        return await adapter.fetch(query), description
     finally:
         await adapter.close()
-    assert result.found == [True, False]
-    assert all(column[1] is None for column in result.values.values())
-    assert any(column[0] is not None for column in result.values.values())
 
 
 async def test_civil_registry_answers_households_and_predicates(
     population: PopulationSummary,
 ) -> None:
     path = next(p for p in agency_config_paths() if p.stem == "civil_registry")
-    adapter = load_adapter_config(path, variables={"data_dir": str(population.data_dir)})
+    adapter = load_simulated_agency(path, population.data_dir)
     head = population.samples.rural_head
     assert head is not None
     try:
