@@ -80,14 +80,19 @@ def _describe_rpc_error(exc: grpc.aio.AioRpcError) -> str:
     from google.rpc import error_details_pb2  # noqa: PLC0415
     from grpc_status import rpc_status  # noqa: PLC0415
 
+    said = exc.details() or ""
     reasons: list[str] = []
     status = rpc_status.from_call(exc)  # type: ignore[arg-type]
     for detail in status.details if status is not None else []:
         bad = error_details_pb2.BadRequest()
         if detail.Unpack(bad):
-            reasons += [f"{v.field}: {v.reason}" for v in bad.field_violations]
-    line = f"{exc.code().name}: {exc.details()}"
-    return f"{line} [{'; '.join(reasons)}]" if reasons else line
+            # The message usually names the field already: then only its reason code is new.
+            reasons += [
+                v.reason if f"{v.field}:" in said else f"{v.field}: {v.reason}"
+                for v in bad.field_violations
+            ]
+    line = f"{exc.code().name}: {said}"
+    return f"{line} ({'; '.join(reasons)})" if reasons else line
 
 
 class UtcTime(click.ParamType[dt.datetime]):

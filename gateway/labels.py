@@ -42,6 +42,8 @@ LABELS: Mapping[str, tuple[str, str]] = MappingProxyType(
         "NOT_FOUND": ("NOT_FOUND", "سابقه‌ای ندارد"),
         "TIMEOUT": ("TIMEOUT", "مهلت گذشت"),
         "UNAVAILABLE": ("UNAVAILABLE", "در دسترس نیست"),
+        "identity": ("identity", "هویت"),
+        "program read": ("program read", "داده‌های برنامه"),
         "audit receipt: log index": ("audit receipt: log index", "رسید حسابرسی: شماره در دفتر"),
         # check-batch
         "subjects": ("subjects", "نفر"),

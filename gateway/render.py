@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from google.protobuf import json_format
@@ -77,13 +78,15 @@ def show_result(console: Console, result: eligibility_pb2.CheckResult, lang: str
         )
     console.print(rules)
     sources = Table(*map(said, ("agency", "status", "ms", "detail")), show_edge=False)
-    for source in result.sources:
+    repeated = Counter(source.agency_id for source in result.sources)
+    for position, source in enumerate(result.sources):
         status = eligibility_pb2.SourceStatus.Name(source.status).removeprefix("SOURCE_STATUS_")
         colour = "green" if status in ("OK", "NOT_FOUND") else "red"
         shown = said(status) if status in LABELS else status
-        sources.add_row(
-            source.agency_id, f"[{colour}]{shown}[/]", str(source.latency_ms), source.detail
-        )
+        agency = source.agency_id
+        if repeated[agency] > 1:  # the identity lookup first, then the program's own read
+            agency = f"{agency} ({said('identity' if position == 0 else 'program read')})"
+        sources.add_row(agency, f"[{colour}]{shown}[/]", str(source.latency_ms), source.detail)
     console.print(sources)
     if result.HasField("audit_index"):
         console.print(f"{said('audit receipt: log index')} {result.audit_index}")

@@ -268,7 +268,12 @@ class CheckResult(_message.Message):
     @_builtins.property
     def rules(self) -> _containers.RepeatedCompositeFieldContainer[Global___RuleResult]: ...
     @_builtins.property
-    def sources(self) -> _containers.RepeatedCompositeFieldContainer[Global___SourceReport]: ...
+    def sources(self) -> _containers.RepeatedCompositeFieldContainer[Global___SourceReport]:
+        """The first is always the civil registry's identity lookup (is the subject known, alive,
+        and with whom); the agencies the program reads follow. A program that reads the civil
+        registry too lists it a second time, for that read.
+        """
+
     @_builtins.property
     def reason_codes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Decision-level reason codes (e.g. SUBJECT_NOT_FOUND, SOURCE_FAILED)."""
