@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import click
-import grpc
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -28,31 +27,27 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 from sakha.v1 import eligibility_pb2, eligibility_pb2_grpc
 
 from adapters.errors import AdapterError
-from adapters.pki.material import PkiError, PkiLayout
-from adapters.sdk import AgencyDescription
+from adapters.pki.material import PkiError
 from gateway import environment, render
 from gateway.auth.errors import AuthError
 from gateway.auth.tokens import issue_token, load_private_key
 from gateway.cli_adapter import adapter
 from gateway.cli_audit import audit
-from gateway.cli_connection import call_hub, connect, connection_options, one_line
+from gateway.cli_connection import call_hub, connect, connection_options, lang_option, one_line
 from gateway.cli_consent import consent, mandate
+from gateway.cli_pki import pki
+from gateway.cli_programs import programs
 from gateway.cli_serving import stop_on_signal, telemetry
 from gateway.client_profile import ProfileError
 from gateway.config import ConfigError, load_hub_config
 from gateway.demo import DemoOptions, default_data_dir, run_demo
 from gateway.engine.errors import EngineError
 from gateway.errors import GatewayError
-from gateway.labels import LANGUAGES, label
+from gateway.labels import label
 from gateway.programs.errors import ProgramError
-from gateway.programs.loader import load_programs
-from gateway.programs.paths import BUILTIN_PROGRAMS_DIR
-
-_LANG = click.Choice(LANGUAGES)
 
 EXIT_OK = 0
 """The command did what it was asked (check-batch: every row was decided)."""
@@ -207,7 +202,7 @@ def serve(config_path: Path, insecure: bool) -> None:
     help="The consent covering this check [default: the subject's live one, if any].",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option("--lang", type=_LANG, default="en", show_default=True)
+@lang_option
 @click.option("--timeout", default=10.0, show_default=True, help="Deadline in seconds.")
 def check(
     server: str | None,
@@ -275,7 +270,7 @@ _RESULT_COLUMNS = (
     is_flag=True,
     help="Keep the rows --out already holds (an interrupted run's) and check only the rest.",
 )
-@click.option("--lang", type=_LANG, default="en", show_default=True)
+@lang_option
 @click.option("--timeout", default=3600.0, show_default=True, help="Deadline in seconds.")
 def check_batch(
     server: str | None,
@@ -465,236 +460,6 @@ def token_issue(
 
 
 @main.group()
-def pki() -> None:
-    """The development PKI for TLS to clients and mutual TLS to agencies."""
-
-
-@pki.command("init")
-@click.option(
-    "--out",
-    "folder",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the CA, the hub's and the agencies' keys and certificates.",
-)
-@click.option(
-    "--agency",
-    "agencies",
-    multiple=True,
-    help="An agency id to certify (repeatable) [default: the 30 simulated agencies].",
-)
-@click.option("--host", "hosts", multiple=True, help="Extra host name or IP for the hub.")
-@click.option(
-    "--force",
-    is_flag=True,
-    help="Replace an unusable or expiring CA (every certificate it issued is re-issued).",
-)
-def pki_init(folder: Path, agencies: tuple[str, ...], hosts: tuple[str, ...], force: bool) -> None:
-    """Create (or complete) a development CA and certificates; existing valid ones are kept."""
-    from adapters.simulated.catalogue import agency_config_paths  # noqa: PLC0415
-    from gateway.pki.ca import init_pki  # noqa: PLC0415
-
-    ids = agencies or tuple(p.stem for p in agency_config_paths())
-    layout = init_pki(
-        folder, agencies=ids, hub_hosts=("localhost", "127.0.0.1", *hosts), force=force
-    )
-    click.echo(
-        f"CA: {layout.ca_cert}\nhub: {layout.hub_cert} (clients), "
-        f"{layout.hub_client_cert} (to agencies)\nfetch tokens: {layout.fetch_token_key} "
-        f"(hub only), {layout.fetch_token_jwks} (every agency)\nagencies: {len(ids)} in "
-        f"{layout.agencies_dir}"
-    )
-
-
-@pki.command("issue-agency")
-@click.argument("agency_id")
-@click.option(
-    "--pki",
-    "folder",
-    required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="The hub's PKI folder (made by `sakha pki init`): its CA issues the certificate.",
-)
-@click.option(
-    "--out",
-    "bundle",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="A folder for the agency: ca.pem, agencies/ID.pem and .key, fetch-token-keys.json "
-    "(what its --tls-dir needs, nothing else of the hub's).",
-)
-@click.option(
-    "--days", default=90, show_default=True, type=click.IntRange(1, 825), help="Validity."
-)
-@click.option("--force", is_flag=True, help="Issue a new certificate even if one is valid.")
-def pki_issue_agency(agency_id: str, folder: Path, bundle: Path, days: int, force: bool) -> None:
-    """Give a new agency its certificate from the hub's CA, and a folder to send it."""
-    from adapters.pki.material import agency_dns_name, agency_spiffe_id, load_certificate  # noqa: PLC0415
-    from gateway.pki.ca import export_agency_bundle, issue_certificate  # noqa: PLC0415
-
-    layout = PkiLayout(folder)
-    files = issue_certificate(layout, agency_id, days=days, force=force)
-    exported = export_agency_bundle(layout, agency_id, bundle)
-    until = load_certificate(files.cert).not_valid_after_utc.date().isoformat()
-    click.echo(
-        f"{agency_id}: certificate {agency_spiffe_id(agency_id)} (DNS "
-        f"{agency_dns_name(agency_id)}), valid until {until}: {files.cert}\n"
-        f"for the agency: {exported.folder} (ca.pem, agencies/{agency_id}.pem and .key, "
-        "fetch-token-keys.json); send it over a secure channel, the .key is secret\n"
-        f"the agency serves with: sakha adapter serve --config {agency_id}.yaml "
-        f"--tls-dir {exported.folder} --listen 0.0.0.0:PORT"
-    )
-
-
-@main.group()
-def programs() -> None:
-    """List, show and test program files."""
-
-
-_PROGRAMS_DIR = click.option(
-    "--programs-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=None,
-    help="Program files [default: the built-in programs].",
-)
-
-
-@programs.command("list")
-@_PROGRAMS_DIR
-@click.option("--lang", type=_LANG, default="en", show_default=True)
-def programs_list(programs_dir: Path | None, lang: str) -> None:
-    """The programs, with their purposes."""
-    registry = load_programs(programs_dir or BUILTIN_PROGRAMS_DIR)
-    table = Table(show_edge=False)
-    table.add_column("id", no_wrap=True)
-    for name in ("version", "title", "unit", "need"):
-        table.add_column(label(name, lang))
-    table.add_column(label("purposes", lang), overflow="fold")
-    for program in registry.all():
-        title = program.title.fa if lang == "fa" else program.title.en
-        table.add_row(
-            program.id,
-            program.version,
-            title,
-            program.unit.value,
-            program.need_category.value,
-            ", ".join(program.purposes),
-        )
-    console = Console()
-    if not console.is_terminal:  # a pipe or a file: full width, no wrapping inside cells
-        console = Console(width=_UNWRAPPED_WIDTH, no_color=True)
-    console.print(table)
-
-
-_UNWRAPPED_WIDTH = 400
-"""Columns the programs table may use when it does not go to a terminal (rich would wrap it
-at 80, splitting ids and purposes across lines)."""
-
-
-@programs.command("show")
-@click.argument("program_id")
-@_PROGRAMS_DIR
-def programs_show(program_id: str, programs_dir: Path | None) -> None:
-    """Print a program file."""
-    registry = load_programs(programs_dir or BUILTIN_PROGRAMS_DIR)
-    click.echo(registry.get(program_id).source_path.read_text(encoding="utf-8"))
-
-
-@programs.command("test")
-@_PROGRAMS_DIR
-@click.option(
-    "--agencies",
-    "agency_files",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="An agency's adapter file (SQL, CSV or HTTP): add the agency it describes to the "
-    "catalogue, or replace a simulated one of the same id (repeatable).",
-)
-@click.option(
-    "--describe-from",
-    "targets",
-    multiple=True,
-    metavar="[AGENCY=]HOST:PORT",
-    help="Ask a running adapter for its Describe and add the agency (repeatable); with "
-    "--tls-dir, as the hub does, naming the agency its certificate names.",
-)
-@click.option(
-    "--tls-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=None,
-    help="The hub's PKI folder, for --describe-from over mutual TLS.",
-)
-@click.option("--lang", type=_LANG, default="en", show_default=True)
-def programs_test(
-    programs_dir: Path | None,
-    agency_files: tuple[Path, ...],
-    targets: tuple[str, ...],
-    tls_dir: Path | None,
-    lang: str,
-) -> None:
-    """Run every program's in-file test cases against the simulated agencies' catalogue,
-    with any agencies added by --agencies and --describe-from."""
-    from adapters.config import describe_adapter_config  # noqa: PLC0415
-    from gateway.programs.testing import run_program_tests, simulated_catalogue  # noqa: PLC0415
-
-    registry = load_programs(programs_dir or BUILTIN_PROGRAMS_DIR)
-    described = [describe_adapter_config(path) for path in agency_files]
-    described += [_described(target, tls_dir) for target in targets]
-    catalogue = simulated_catalogue(described)
-    failures = cases = 0
-    # A case that simulates an agency failure makes the fan-out warn; here that is expected.
-    logging.getLogger("gateway.fanout").setLevel(logging.ERROR)
-    for program in registry.all():
-        for case in run_program_tests(program, catalogue):
-            mark = label("ok" if case.passed else "FAIL", lang)
-            cases += 1
-            failures += not case.passed
-            click.echo(
-                f"{mark} {program.id}: {case.name}" + ("" if case.passed else f" — {case.message}")
-            )
-    count = len(registry.all())
-    plural = "s" if lang == "en" and count != 1 else ""  # Persian counts take the singular
-    programs = f"{count} {label('program', lang)}{plural}"
-    click.echo(
-        f"{cases} {label('test cases of', lang)} {programs}: {cases - failures} "
-        f"{label('passed', lang)}, {failures} {label('failed', lang)}"
-    )
-    if failures:
-        raise click.ClickException(f"{failures} program test case(s) failed")
-
-
-def _described(target: str, tls_dir: Path | None) -> AgencyDescription:
-    """The Describe of the adapter at ``[agency=]host:port``."""
-    from adapters.client import ConnectorClient  # noqa: PLC0415
-    from gateway.adapter_connection import AdapterConnection  # noqa: PLC0415
-
-    agency_id, _, address = target.rpartition("=")
-    if tls_dir is not None and not agency_id:
-        raise click.BadParameter(
-            f"{target!r}: with --tls-dir, name the agency (AGENCY=HOST:PORT)",
-            param_hint="--describe-from",
-        )
-    pki = None if tls_dir is None else PkiLayout(tls_dir)
-    connection = AdapterConnection(address, pki, agency_id or None)
-
-    async def ask() -> AgencyDescription:
-        async with connection.channel() as channel:
-            return await ConnectorClient(channel).describe(timeout=5)
-
-    try:
-        description = asyncio.run(ask())
-    except grpc.aio.AioRpcError as exc:
-        raise click.ClickException(
-            f"the adapter at {address} did not describe itself: {exc.code().name}: {exc.details()}"
-        ) from exc
-    if agency_id and description.agency_id != agency_id:
-        raise click.ClickException(
-            f"the adapter at {address} is {description.agency_id!r}, not {agency_id!r}"
-        )
-    return description
-
-
-@main.group()
 def db() -> None:
     """The hub's database: the consent store and the audit log."""
 
@@ -740,6 +505,8 @@ main.add_command(consent)
 main.add_command(mandate)
 main.add_command(audit)
 main.add_command(adapter)
+main.add_command(pki)
+main.add_command(programs)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from google.protobuf import timestamp_pb2
 
 from gateway.client_profile import default_profile_path
 from gateway.hub_connection import HubConnection
+from gateway.labels import LANGUAGES
 
 _T = TypeVar("_T")
 _Stub = TypeVar("_Stub")
@@ -59,6 +60,16 @@ def connect(server: str | None, profile_path: Path | None, insecure: bool) -> Hu
     return HubConnection.resolve(
         server=server, profile_path=profile_path or default_profile_path(), insecure=insecure
     )
+
+
+lang_option = click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default="en",
+    show_default=True,
+    help="The language of every label and reason printed.",
+)
+"""The ``--lang en|fa`` option of the commands that print for people."""
 
 
 def call_hub(run: Callable[[], _T], connection: HubConnection) -> _T:
