@@ -24,7 +24,7 @@ import logging
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 import httpx
 
@@ -252,12 +252,13 @@ class HttpJsonAdapter(Adapter):
 def _typed(found: object, kind: AttributeType, where: str) -> Value | None:
     if found is None:
         return None
-    value: object = tuple(found) if isinstance(found, list) else found
     if kind is AttributeType.STRING_LIST and not isinstance(found, list):
         raise SourceFailureError(f"{where}: a {_kind(found)}, not a list of texts")
-    if not value_matches(kind, value):  # type: ignore[arg-type]  # checked here, at runtime
+    # A JSON value is one of Value's kinds or another; value_matches tells which, at runtime.
+    value = cast("Value", tuple(found) if isinstance(found, list) else found)
+    if not value_matches(kind, value):
         raise SourceFailureError(f"{where}: a {_kind(found)}, not {kind.value}")
-    return value  # type: ignore[return-value]  # value_matches said it is one
+    return value
 
 
 def _kind(value: object) -> str:
