@@ -170,17 +170,34 @@ class CertificateAuthority:
         Raises:
             PkiError: the window is empty or ends after the CA's own.
         """
+        leaf_key = key or new_private_key()
+        return leaf_key, self.certify(
+            profile, leaf_key.public_key(), not_before=not_before, not_after=not_after
+        )
+
+    def certify(
+        self,
+        profile: LeafProfile,
+        public_key: ec.EllipticCurvePublicKey,
+        *,
+        not_before: dt.datetime,
+        not_after: dt.datetime,
+    ) -> x509.Certificate:
+        """A leaf certificate for ``profile`` and a key held elsewhere (a signing request's).
+
+        Raises:
+            PkiError: the window is empty or ends after the CA's own.
+        """
         if not_after <= not_before:
             raise PkiError(f"{profile.common_name}: validity window is empty")
         if not_after > self.certificate.not_valid_after_utc:
             raise PkiError(f"{profile.common_name}: would outlive the CA")
-        leaf_key = key or new_private_key()
         ca_ski = self.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-        certificate = (
+        return (
             _builder(
                 _name(profile.common_name),
                 self.certificate.subject,
-                leaf_key.public_key(),
+                public_key,
                 not_before,
                 not_after,
             )
@@ -188,16 +205,13 @@ class CertificateAuthority:
             .add_extension(_key_usage(ca=False), critical=True)
             .add_extension(x509.ExtendedKeyUsage([profile.usage.oid]), critical=False)
             .add_extension(x509.SubjectAlternativeName(profile.general_names()), critical=False)
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(leaf_key.public_key()), critical=False
-            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski.value),
                 critical=False,
             )
             .sign(self.key, hashes.SHA256())
         )
-        return leaf_key, certificate
 
 
 def _name(common_name: str) -> x509.Name:
@@ -451,20 +465,115 @@ def export_agency_bundle(layout: PkiLayout, agency_id: str, folder: Path) -> Pki
             them first), or ``folder`` is the hub's own.
     """
     source = layout.agency_files(agency_id)
-    bundle = PkiLayout(Path(folder))
-    if bundle.folder.resolve() == layout.folder.resolve():
-        raise UnusableMaterialError(f"{folder}: the bundle must not be the hub's PKI folder")
-    copies = (
-        (layout.ca_cert, bundle.ca_cert, 0o644),
-        (source.cert, bundle.agency_cert(agency_id), 0o644),
-        (source.key, bundle.agency_key(agency_id), _PRIVATE_MODE),
-        (layout.fetch_token_jwks, bundle.fetch_token_jwks, 0o644),
-    )
-    missing = [str(path) for path, _, _ in copies if not path.is_file()]
+    missing = [str(path) for path in (source.cert, source.key) if not path.is_file()]
     if missing:
         raise UnusableMaterialError(f"cannot export {agency_id}: missing {', '.join(missing)}")
+    return _agency_folder(
+        layout, agency_id, folder, source.cert.read_bytes(), source.key.read_bytes()
+    )
+
+
+def _agency_folder(
+    layout: PkiLayout, agency_id: str, folder: Path, certificate: bytes, key: bytes | None
+) -> PkiLayout:
+    """Write an agency's folder: the CA certificate, its certificate (and key, when the hub
+    made it), the hub's public fetch-token JWK Set."""
+    bundle = PkiLayout(Path(folder))
+    if bundle.folder.resolve() == layout.folder.resolve():
+        raise UnusableMaterialError(f"{folder}: the agency's folder must not be the hub's")
+    shared = (layout.ca_cert, layout.fetch_token_jwks)
+    missing = [str(path) for path in shared if not path.is_file()]
+    if missing:
+        raise UnusableMaterialError(
+            f"cannot write {agency_id}'s folder: missing {', '.join(missing)}"
+        )
     bundle.folder.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
     bundle.agencies_dir.mkdir(mode=_DIR_MODE, exist_ok=True)
-    for path, target, mode in copies:
-        _write(target, path.read_bytes(), mode)
+    _write(bundle.ca_cert, layout.ca_cert.read_bytes(), 0o644)
+    _write(bundle.agency_cert(agency_id), certificate, 0o644)
+    if key is not None:
+        _write(bundle.agency_key(agency_id), key, _PRIVATE_MODE)
+    _write(bundle.fetch_token_jwks, layout.fetch_token_jwks.read_bytes(), 0o644)
     return bundle
+
+
+AGENCY_REQUEST_SUFFIX = ".csr"
+"""The file name of an agency's certificate signing request: ``<agency_id>.csr``."""
+
+
+def request_agency_certificate(agency_id: str, folder: Path) -> Path:
+    """The agency's side of a certificate whose key never leaves it: a key in
+    ``folder/agencies/<id>.key`` (0600; an existing usable one is kept) and a signing request
+    naming the agency, ``folder/<id>.csr``, for the hub's operator. Returns the request's path.
+
+    Raises:
+        InvalidNameError: a bad agency id.
+        UnusableMaterialError: an existing key file that cannot be used.
+    """
+    layout = PkiLayout(Path(folder))
+    profile = agency_profile(agency_id)
+    layout.folder.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+    layout.agencies_dir.mkdir(mode=_DIR_MODE, exist_ok=True)
+    key_path = layout.agency_key(agency_id)
+    if key_path.exists():
+        key = load_private_key(key_path)
+    else:
+        key = new_private_key()
+        _write(key_path, private_key_pem(key), _PRIVATE_MODE)
+    request = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(_name(profile.common_name))
+        .add_extension(x509.SubjectAlternativeName(profile.general_names()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    path = layout.folder / f"{agency_id}{AGENCY_REQUEST_SUFFIX}"
+    _write(path, request.public_bytes(serialization.Encoding.PEM), 0o644)
+    return path
+
+
+def certify_agency_request(
+    layout: PkiLayout,
+    agency_id: str,
+    request_pem: bytes,
+    folder: Path,
+    *,
+    days: int = DEFAULT_LEAF_DAYS,
+) -> PkiLayout:
+    """The hub's side: certify the key of an agency's signing request with the CA of
+    ``layout``, and write ``folder`` with what the agency adds beside its key: the CA
+    certificate, its certificate and the hub's public fetch-token JWK Set (no key at all).
+
+    The certificate names exactly the agency (:func:`agency_profile`), whatever else the
+    request asks for; a request asking for another identity is refused, not narrowed.
+
+    Raises:
+        UnusableMaterialError: not a PEM signing request, a signature that does not verify,
+            a key other than EC P-256, or names other than the agency's.
+        InvalidNameError: a bad agency id.
+    """
+    profile = agency_profile(agency_id)
+    try:
+        request = x509.load_pem_x509_csr(request_pem)
+    except ValueError as exc:
+        raise UnusableMaterialError(f"not a PEM certificate signing request ({exc})") from exc
+    if not request.is_signature_valid:
+        raise UnusableMaterialError("the signing request's signature does not verify")
+    public_key = request.public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
+        public_key.curve, ec.SECP256R1
+    ):
+        raise UnusableMaterialError("the signing request's key is not EC P-256")
+    try:
+        asked = request.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        asked = None
+    if asked is not None and set(asked) != set(profile.general_names()):
+        raise UnusableMaterialError(
+            f"the signing request names {sorted(str(n.value) for n in asked)}, not only {agency_id}"
+        )
+    now = dt.datetime.now(dt.UTC)
+    ca = load_ca(layout, at=now)
+    not_after = min(now + dt.timedelta(days=days), ca.certificate.not_valid_after_utc)
+    certificate = ca.certify(profile, public_key, not_before=now - CLOCK_SKEW, not_after=not_after)
+    pem = certificate.public_bytes(serialization.Encoding.PEM)
+    return _agency_folder(layout, agency_id, folder, pem, None)

@@ -4,6 +4,7 @@ tests a program using it, from its adapter file or its running adapter."""
 
 from __future__ import annotations
 
+import shutil
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from adapters.memory import MemoryAdapter
 from adapters.pki.material import PkiLayout, load_certificate
@@ -133,7 +138,7 @@ def test_issue_agency_certifies_and_exports_only_what_the_agency_needs(tmp_path:
     )
     assert outcome.exit_code == 0, outcome.output
     assert "spiffe://sakha/agency/food_bank (DNS food-bank.agency.sakha)" in outcome.output
-    assert f"--tls-dir {bundle}" in outcome.output
+    assert f"for the agency: {bundle} (" in outcome.output
     files = sorted(str(p.relative_to(bundle)) for p in bundle.rglob("*") if p.is_file())
     assert files == [
         "agencies/food_bank.key",
@@ -174,4 +179,96 @@ def test_issue_agency_refuses_the_hubs_own_folder_as_the_bundle(tmp_path: Path) 
         main, ["pki", "issue-agency", AGENCY_ID, "--pki", str(hub.folder), "--out", str(hub.folder)]
     )
     assert outcome.exit_code == 1
-    assert "must not be the hub's PKI folder" in outcome.output
+    assert "must not be the hub's" in outcome.output
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    outcome = CliRunner().invoke(main, list(args))
+    return outcome.exit_code, outcome.output
+
+
+def test_with_a_signing_request_the_agencys_key_never_leaves_it(tmp_path: Path) -> None:
+    hub = init_pki(tmp_path / "hub-pki", agencies=())
+    own = tmp_path / "food_bank-tls"  # the agency's machine
+    code, out = _cli("pki", "request-agency", AGENCY_ID, "--out", str(own))
+    assert code == 0, out
+    request = own / f"{AGENCY_ID}.csr"
+    key = PkiLayout(own).agency_key(AGENCY_ID)
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    reply = tmp_path / "reply"  # what the hub's operator sends back
+    code, out = _cli(
+        "pki", "issue-agency", AGENCY_ID, "--pki", str(hub.folder), "--csr", str(request),
+        "--out", str(reply),
+    )  # fmt: skip
+    assert code == 0, out
+    assert "no secret in it" in out
+    sent = sorted(str(p.relative_to(reply)) for p in reply.rglob("*") if p.is_file())
+    assert sent == ["agencies/food_bank.pem", "ca.pem", "fetch-token-keys.json"]
+    certificate = load_certificate(PkiLayout(reply).agency_cert(AGENCY_ID))
+    private = serialization.load_pem_private_key(key.read_bytes(), password=None)
+    assert certificate.public_key() == private.public_key()
+    for path in reply.rglob("*"):
+        if path.is_file():
+            target = own / path.relative_to(reply)
+            target.parent.mkdir(exist_ok=True)
+            shutil.copyfile(path, target)
+    again_key = key.read_bytes()
+    assert _cli("pki", "request-agency", AGENCY_ID, "--out", str(own))[0] == 0
+    assert key.read_bytes() == again_key  # a second request keeps the key
+    with loop_in_thread() as run:
+        server, port = run(
+            create_adapter_server(MemoryAdapter(DESCRIPTION, {}), tls=PkiLayout(own))
+        )
+        try:
+            code, out = _cli(
+                "adapter", "conformance", "--target", f"127.0.0.1:{port}",
+                "--subject", "1234567891", "--tls-dir", str(hub.folder), "--agency", AGENCY_ID,
+            )  # fmt: skip
+        finally:
+            run(server.stop(None))
+    assert "PASS  token.forged" in out
+    assert "PASS  tls.foreign_client_certificate" in out
+
+
+def _request(key: ec.EllipticCurvePrivateKey, *names: x509.GeneralName) -> bytes:
+    builder = x509.CertificateSigningRequestBuilder().subject_name(
+        x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "food-bank.agency.sakha")])
+    )
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(names)), critical=False)
+    return builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.mark.parametrize(
+    ("request_pem", "message"),
+    [
+        (b"not a request", "not a PEM certificate signing request"),
+        (
+            lambda: _request(ec.generate_private_key(ec.SECP384R1())),
+            "key is not EC P-256",
+        ),
+        (
+            lambda: _request(
+                ec.generate_private_key(ec.SECP256R1()),
+                x509.UniformResourceIdentifier("spiffe://sakha/hub"),
+            ),
+            "names ['spiffe://sakha/hub'], not only food_bank",
+        ),
+    ],
+    ids=["garbage", "p384", "asks-to-be-the-hub"],
+)
+def test_a_signing_request_that_asks_for_too_much_is_refused(
+    tmp_path: Path, request_pem: object, message: str
+) -> None:
+    hub = init_pki(tmp_path / "hub-pki", agencies=())
+    pem = request_pem() if callable(request_pem) else request_pem
+    assert isinstance(pem, bytes)
+    path = tmp_path / "food_bank.csr"
+    path.write_bytes(pem)
+    code, out = _cli(
+        "pki", "issue-agency", AGENCY_ID, "--pki", str(hub.folder), "--csr", str(path),
+        "--out", str(tmp_path / "reply"),
+    )  # fmt: skip
+    assert code == 1
+    assert message in out
+    assert not (tmp_path / "reply").exists()
