@@ -33,6 +33,12 @@ def check_digit(first_nine: str) -> int:
     return remainder if remainder < 2 else 11 - remainder
 
 
+def with_check_digit(first_nine: str) -> str:
+    """The national ID that starts with ``first_nine``: those digits and their check digit
+    (one repeated digit, never issued, is the caller's to avoid)."""
+    return f"{first_nine}{check_digit(first_nine)}"
+
+
 def national_id_defect(value: str) -> NationalIdDefect | None:
     """Return what is wrong with ``value`` as a national ID, or None when it is valid."""
     if not value:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import grpc
 
@@ -54,13 +55,14 @@ class AdapterConnection:
         every = [*options, *agency_channel_options(self.agency_id)]
         return grpc.aio.secure_channel(self.target, credentials, options=every)
 
+    @cached_property
     def signer(self) -> FetchTokenSigner | None:
-        """The hub's fetch-token signer in TLS mode; None in plaintext."""
+        """The hub's fetch-token signer in TLS mode (its key read once); None in plaintext."""
         if self.pki is None:
             return None
         return FetchTokenSigner.from_key_file(self.pki.fetch_token_key)
 
     def token(self, query: FetchQuery, agency_id: str) -> str | None:
         """The hub's fetch token for ``query`` at ``agency_id`` in TLS mode; None in plaintext."""
-        signer = self.signer()
+        signer = self.signer
         return None if signer is None else signer.mint(query, agency_id=agency_id, basis=TOOL_BASIS)

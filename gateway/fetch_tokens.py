@@ -80,6 +80,10 @@ class FetchTokenSigner:
         }
         return jwt.encode(claims, self._key, algorithm=ALGORITHM, headers=self._headers)
 
+    def at(self, clock: Callable[[], float]) -> FetchTokenSigner:
+        """The same key, kid and life, minting at the times ``clock`` gives."""
+        return FetchTokenSigner(self._key, kid=self.kid, ttl_s=self._ttl_s, clock=clock)
+
     def jwks(self) -> dict[str, Any]:
         """The public JWK Set agencies verify this signer's tokens with."""
         return public_jwk_set({self.kid: self._key.public_key()})

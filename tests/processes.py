@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,14 @@ from gateway.demo_security import DemoSecurity
 
 SAKHA = [sys.executable, "-m", "gateway.cli"]
 """The ``sakha`` command of this interpreter."""
+
+
+def free_port() -> int:
+    """A local port nobody listens on (once this returns; free for a server to take)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 @dataclass

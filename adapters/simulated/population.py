@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import accumulate
 
-from adapters.national_id import check_digit
+from adapters.national_id import with_check_digit
 from adapters.simulated._care import assign_aid, assign_cover, assign_health, assign_schooling
 from adapters.simulated._demography import compose
 from adapters.simulated._wealth import assign_wealth
@@ -53,7 +53,7 @@ class NationalIdScheme:
     def national_id(self, sequence: int) -> str | None:
         """The ID for ``sequence``, or None when it would be one repeated digit (never issued)."""
         body = f"{(self.multiplier * sequence + self.offset) % _ID_SPACE:09d}"
-        national_id = f"{body}{check_digit(body)}"
+        national_id = with_check_digit(body)
         return None if len(set(national_id)) == 1 else national_id
 
 

@@ -12,17 +12,18 @@ import datetime as dt
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import TypeVar
 
 import grpc
-from google.rpc import error_details_pb2, status_pb2
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from sakha.v1 import connector_pb2_grpc
 from sakha.v1.connector_pb2 import DescribeResponse as PB2DescribeResponse
 from sakha.v1.connector_pb2 import FetchRequest as PB2FetchRequest
 from sakha.v1.connector_pb2 import FetchResponse as PB2FetchResponse
 
 from adapters import codec
-from adapters.national_id import check_digit
+from adapters.national_id import with_check_digit
 from adapters.sdk import AgencyDescription, FetchQuery, FetchResult, Predicate
 from gateway.adapter_connection import AdapterConnection
 from gateway.conformance.outcome import CaseFailedError
@@ -34,7 +35,6 @@ PURPOSE = "conformance"
 """The ``purpose`` of every Fetch the kit sends, so an agency's log can tell them apart."""
 
 _FILLER_START = 900_000_000
-_STATUS_DETAILS = "grpc-status-details-bin"
 
 Metadata = tuple[tuple[str, str], ...]
 _T = TypeVar("_T")
@@ -62,8 +62,7 @@ def filler_subjects(count: int, avoid: Collection[str] = ()) -> list[str]:
     subjects: list[str] = []
     body = _FILLER_START
     while len(subjects) < count:
-        text = f"{body:09d}"
-        subject = f"{text}{check_digit(text)}"
+        subject = with_check_digit(f"{body:09d}")
         body += 1
         if len(set(subject)) > 1 and subject not in avoid:
             subjects.append(subject)
@@ -160,15 +159,11 @@ def said(exc: grpc.aio.AioRpcError) -> str:
 
 
 def _reason(exc: grpc.aio.AioRpcError) -> str:
-    trailing = cast("Sequence[tuple[str, str | bytes]]", exc.trailing_metadata() or ())
-    for key, value in trailing:
-        if key != _STATUS_DETAILS or not isinstance(value, bytes):
-            continue
-        status = status_pb2.Status.FromString(value)
-        for detail in status.details:
-            info = error_details_pb2.ErrorInfo()
-            if detail.Unpack(info):
-                return str(info.reason)
+    status = rpc_status.from_call(exc)  # type: ignore[arg-type]  # aio errors carry the same
+    for detail in status.details if status is not None else ():
+        info = error_details_pb2.ErrorInfo()
+        if detail.Unpack(info):
+            return str(info.reason)
     return ""
 
 

@@ -27,11 +27,11 @@ from adapters.pki.material import (
 )
 from adapters.sdk import FetchQuery
 from gateway.adapter_connection import TOOL_BASIS
+from gateway.auth.tokens import private_key_pem
 from gateway.conformance.outcome import CaseSkippedError
 from gateway.conformance.session import CALL_TIMEOUT_S, Metadata, Session, expect_refusal
 from gateway.fetch_tokens import FetchTokenSigner
 from gateway.pki.ca import load_ca
-from gateway.signing_key import load_hub_signing_key
 
 STRANGER_SPIFFE_ID = f"spiffe://{TRUST_DOMAIN}/conformance-stranger"
 """The identity of the certificate the kit makes: issued by the hub's CA, not the hub."""
@@ -96,16 +96,18 @@ def _stranger_credentials(pki: PkiLayout) -> grpc.ChannelCredentials:
     key, certificate = ca.issue(
         profile, not_before=now - dt.timedelta(minutes=5), not_after=now + dt.timedelta(hours=1)
     )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
     return grpc.ssl_channel_credentials(
         root_certificates=pki.ca_cert.read_bytes(),
-        private_key=key_pem,
+        private_key=private_key_pem(key),
         certificate_chain=certificate.public_bytes(serialization.Encoding.PEM),
     )
+
+
+def _hub_signer(session: Session) -> FetchTokenSigner:
+    signer = session.connection.signer
+    if signer is None:
+        raise CaseSkippedError("plaintext: give --tls-dir and --agency to check TLS and tokens")
+    return signer
 
 
 def _fetch_query(session: Session) -> FetchQuery:
@@ -128,8 +130,7 @@ async def token_missing(session: Session) -> str:
 async def token_forged(session: Session) -> str:
     """A token with the hub's key id signed by another key is refused."""
     query = _fetch_query(session)
-    hub = FetchTokenSigner.from_key_file(_pki(session).fetch_token_key)
-    forger = FetchTokenSigner(ed25519.Ed25519PrivateKey.generate(), kid=hub.kid)
+    forger = FetchTokenSigner(ed25519.Ed25519PrivateKey.generate(), kid=_hub_signer(session).kid)
     token = forger.mint(query, agency_id=session.agency_id, basis=TOOL_BASIS)
     return await expect_refusal(
         session.fetch(query, metadata=_bearer(token)), _DENIED, "a Fetch with a forged token"
@@ -140,8 +141,7 @@ async def token_for_other_subjects(session: Session) -> str:
     """The hub's token for other subjects does not allow this Fetch."""
     query = _fetch_query(session)
     other = dataclasses.replace(query, subjects=(session.unknown,))
-    hub = FetchTokenSigner.from_key_file(_pki(session).fetch_token_key)
-    token = hub.mint(other, agency_id=session.agency_id, basis=TOOL_BASIS)
+    token = _hub_signer(session).mint(other, agency_id=session.agency_id, basis=TOOL_BASIS)
     return await expect_refusal(
         session.fetch(query, metadata=_bearer(token)),
         _DENIED,
@@ -152,9 +152,8 @@ async def token_for_other_subjects(session: Session) -> str:
 async def token_expired(session: Session) -> str:
     """The hub's token for exactly this Fetch, expired ten minutes ago, is refused."""
     query = _fetch_query(session)
-    key = load_hub_signing_key(_pki(session).fetch_token_key, role="fetch-token")
     ago = time.time() - _EXPIRED_AGO_S
-    stale = FetchTokenSigner(key, clock=lambda: ago)
+    stale = _hub_signer(session).at(lambda: ago)
     token = stale.mint(query, agency_id=session.agency_id, basis=TOOL_BASIS)
     return await expect_refusal(
         session.fetch(query, metadata=_bearer(token)), _DENIED, "a Fetch with an expired token"

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import free_port
+
 SAKHA = [sys.executable, "-m", "gateway.cli"]
 STARTUP_TIMEOUT_S = 120
 
@@ -199,9 +201,7 @@ async def test_programs_list_and_test_commands(tmp_path: Path) -> None:
 
 
 async def test_check_against_an_unreachable_hub_says_so(tmp_path: Path) -> None:
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
+    port = free_port()
     code, out = await _run(
         [
             *SAKHA,

@@ -4,7 +4,6 @@ error; other failures get no hint."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Iterator
 
 import click
@@ -19,6 +18,7 @@ from gateway.hub_connection import HubConnection, speaks_tls
 from gateway.pki.ca import init_pki
 from gateway.pki.tls import hub_server_credentials
 from tests.loop_thread import loop_in_thread
+from tests.processes import free_port
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +91,7 @@ def test_tls_to_a_plaintext_hub_is_told_to_pass_insecure(hub: str, pki: PkiLayou
 
 @pytest.mark.parametrize("tls", [False, True])
 def test_nobody_listening_gets_no_hint(tls: bool, pki: PkiLayout) -> None:
-    with socket.socket() as probe:  # a port nobody listens on once it is closed
-        probe.bind(("127.0.0.1", 0))
-        server = f"127.0.0.1:{probe.getsockname()[1]}"
+    server = f"127.0.0.1:{free_port()}"
     connection = HubConnection(server, _profile(server, pki) if tls else None)
     with pytest.raises(click.ClickException) as raised:
         _health(connection)

@@ -21,7 +21,7 @@ from sakha.v1.connector_pb2 import StringColumn as PB2StringColumn
 
 from adapters.fetch_token import FetchTokenVerifier
 from adapters.memory import MemoryAdapter, Record
-from adapters.national_id import check_digit
+from adapters.national_id import with_check_digit
 from adapters.pki._credentials import adapter_credentials
 from adapters.pki.material import PkiLayout
 from adapters.sdk import (
@@ -61,8 +61,7 @@ DESCRIPTION = AgencyDescription(
 
 
 def _national_id(body: int) -> str:
-    text = f"{body:09d}"
-    return f"{text}{check_digit(text)}"
+    return with_check_digit(f"{body:09d}")
 
 
 SUBJECTS = tuple(_national_id(123_456_000 + n) for n in range(4))

@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from adapters.national_id import check_digit
+from adapters.national_id import with_check_digit
 from consent import (
     CollectionMethod,
     ConsentArtefact,
@@ -45,7 +45,7 @@ from tests.postgres import fresh_schema, postgres_url
 
 def national_id(first_nine: str) -> str:
     """The valid national ID that starts with ``first_nine``."""
-    return f"{first_nine}{check_digit(first_nine)}"
+    return with_check_digit(first_nine)
 
 
 SUBJECT = national_id("001234567")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import sqlite3
 import sys
 from collections.abc import Mapping
@@ -35,7 +34,7 @@ from gateway.auth.tokens import generate_client_key, private_key_pem
 from gateway.client_profile import ClientProfile, save_profile
 from tests.docs.guide import commands
 from tests.docs.test_docs_examples import example
-from tests.processes import SAKHA, Server, start_server
+from tests.processes import SAKHA, Server, free_port, start_server
 
 GUIDE = "adapters.md"
 SUBJECT, OTHER = "0012345679", "0045678911"
@@ -43,13 +42,6 @@ GUIDE_PORTS = ("127.0.0.1:50061", "127.0.0.1:50071", "127.0.0.1:50072", "127.0.0
 GUIDE_COOP_API = "http://127.0.0.1:8081"
 COOP_MEMBERS = {SUBJECT: {"nid": SUBJECT, "arrears_rials": 0}}
 RELIEF = "relief_tabriz"
-
-
-def _free_port() -> int:
-    with closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def coop_service(request: Request) -> Reply:
@@ -163,7 +155,7 @@ def _profile(folder: Path, hub: str) -> None:
 
 @pytest.mark.skipif(sys.platform != "linux", reason="real processes on local ports")
 async def test_the_guide_connects_two_new_agencies_and_a_check_runs_live(workdir: Path) -> None:
-    ports = [_free_port() for _ in GUIDE_PORTS]
+    ports = [free_port() for _ in GUIDE_PORTS]
     with JsonService(coop_service) as coop:
         addresses = {g: f"127.0.0.1:{p}" for g, p in zip(GUIDE_PORTS, ports, strict=True)}
         hub_port = {"port 50051": f"port {ports[-1]}"}

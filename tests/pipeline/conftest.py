@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from adapters.memory import MemoryAdapter, Record
-from adapters.national_id import check_digit
+from adapters.national_id import with_check_digit
 from adapters.sdk import AgencyDescription, FetchQuery, FetchResult, Predicate
 from gateway.auth.policy import AccessPolicy
 from gateway.auth.ratelimit import RateLimiter
@@ -44,8 +44,7 @@ TABLE: Mapping[str, Mapping[str, str]] = {
 
 def national_id(n: int) -> str:
     """The ``n``-th valid national ID of the test world."""
-    first_nine = f"{100_000_000 + n:09d}"
-    return f"{first_nine}{check_digit(first_nine)}"
+    return with_check_digit(f"{100_000_000 + n:09d}")
 
 
 SUBJECTS = tuple(national_id(n) for n in range(1, 9))
